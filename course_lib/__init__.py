@@ -1,0 +1,19 @@
+"""course_lib: the library behind the image-inpainting course.
+
+Conventions used everywhere (see README.md):
+
+* images are float32 in [0, 1], NHWC, shape ``(N, H, W, 3)``;
+* masks are float32, one channel, shape ``(N, H, W, 1)``, **1 = valid pixel, 0 = hole**
+  (the partial-convolution convention).  Libraries with the opposite convention
+  (OpenCV, scikit-image: nonzero = hole) are wrapped once, in ``course_lib.classical``;
+* every random thing takes a ``seed``;
+* the run profile (``COURSE_PROFILE`` = ci | cpu | full) is read in one place,
+  ``course_lib.config``.
+
+Modules, in the order an image travels through them: ``config``, ``data``, ``masks``,
+``metrics``, ``classical``, ``layers``, ``models``, ``losses``, ``pipeline``, ``train``,
+``evaluate``, ``viz``, ``checks``.  Import the one you need, for example
+``from course_lib import masks``.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,107 @@
+"""Where things live and which run profile is in force: the one place that reads the environment.
+
+Environment variables
+---------------------
+``COURSE_PROFILE``     ``ci`` | ``cpu`` | ``full``; unset: ``full`` with a GPU, ``cpu`` without.
+``COURSE_DATA_DIR``    a folder holding ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/``.
+``COURSE_OUTPUT_DIR``  where course runs write models and results (default ``build/``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import sys
+from pathlib import Path
+
+#: The repository root (the folder holding ``course_lib/``, ``data/`` and ``notebooks/``).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _package_data_dir() -> Path:
+    # In a checkout (or an editable install) the small committed files sit in data/; a plain
+    # `pip install git+...` (as on Colab) copies them to <prefix>/share/course_lib instead.
+    if (REPO_ROOT / "pyproject.toml").exists():
+        return REPO_ROOT / "data"
+    return Path(sys.prefix) / "share" / "course_lib"
+
+
+#: Small files that ship with the course (the fixed evaluation masks, pretrained weights).
+PACKAGE_DATA_DIR = _package_data_dir()
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Sizes of one kind of run.
+
+    ``n_train``/``n_test`` of ``None`` mean the whole split.
+    """
+
+    name: str
+    n_train: int | None
+    n_val: int
+    n_test: int | None
+    epochs: int
+    batch_size: int
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        "ci", n_train=256, n_val=64, n_test=200, epochs=2, batch_size=32,
+        description="a few hundred images: checks that everything runs, in seconds",
+    ),
+    "cpu": Profile(
+        "cpu", n_train=10_000, n_val=1_000, n_test=1_000, epochs=5, batch_size=32,
+        description="a meaningful run on a 2-core CPU, about 10-15 minutes per model",
+    ),
+    "full": Profile(
+        "full", n_train=None, n_val=5_000, n_test=None, epochs=20, batch_size=32,
+        description="the source's setup: 50,000 training images, 20 epochs, batch 32 (GPU)",
+    ),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def has_gpu() -> bool:
+    """True when TensorFlow sees at least one GPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def profile_name(name: str | None = None) -> str:
+    """The profile to use: ``name`` if given, else ``$COURSE_PROFILE``, else by hardware."""
+    chosen = name or os.environ.get("COURSE_PROFILE") or ("full" if has_gpu() else "cpu")
+    chosen = chosen.strip().lower()
+    if chosen not in PROFILES:
+        raise ValueError(
+            f"Unknown profile {chosen!r}: choose one of {sorted(PROFILES)} "
+            "(set COURSE_PROFILE or pass profile=...)."
+        )
+    return chosen
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The :class:`Profile` in force (see :func:`profile_name`)."""
+    return PROFILES[profile_name(name)]
+
+
+def data_search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched for CIFAR-10, in order: ``data_dir``, ``$COURSE_DATA_DIR``, ``data/``."""
+    dirs = []
+    if data_dir is not None:
+        dirs.append(Path(data_dir).expanduser())
+    if os.environ.get("COURSE_DATA_DIR"):
+        dirs.append(Path(os.environ["COURSE_DATA_DIR"]).expanduser())
+    dirs.append(PACKAGE_DATA_DIR)
+    return dirs
+
+
+def output_dir(*parts: str) -> Path:
+    """A folder under ``$COURSE_OUTPUT_DIR`` (default ``build/``), created if missing."""
+    root = Path(os.environ.get("COURSE_OUTPUT_DIR") or REPO_ROOT / "build")
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

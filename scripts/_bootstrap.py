@@ -1,0 +1,58 @@
+"""Create or reuse the course's virtual environment (``.venv/``) and install course_lib into it.
+
+Used by ``scripts/run_course.py`` and ``scripts/run_tests.py``; needs only Python >= 3.10 and pip.
+The install is redone only when ``pyproject.toml`` changes (a stamp file in the venv records its hash).
+Set ``COURSE_VENV`` to use another folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = Path(os.environ.get("COURSE_VENV") or ROOT / ".venv")
+STAMP = VENV / ".course_lib-installed"
+
+
+def venv_python() -> Path:
+    """The Python interpreter inside the course's virtual environment."""
+    scripts = "Scripts" if os.name == "nt" else "bin"
+    return VENV / scripts / ("python.exe" if os.name == "nt" else "python")
+
+
+def _run(cmd: list[str]) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
+
+
+def ensure_environment() -> Path:
+    """Create ``.venv`` if needed, install ``course_lib[dev]`` if ``pyproject.toml`` changed; return its Python."""
+    if sys.version_info < (3, 10):
+        sys.exit(f"Python >= 3.10 is needed, this is {sys.version.split()[0]}.")
+    python = venv_python()
+    if not python.exists():
+        _run([sys.executable, "-m", "venv", VENV])
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not STAMP.exists() or STAMP.read_text().strip() != wanted:
+        _run([python, "-m", "pip", "install", "--upgrade", "pip"])
+        _run([python, "-m", "pip", "install", "-e", f"{ROOT}[dev]"])
+        STAMP.write_text(wanted + "\n")
+    return python
+
+
+def reexec_in_environment(script: str) -> None:
+    """Run ``script`` again with the venv's Python unless this already is that Python."""
+    python = ensure_environment()
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        completed = subprocess.run([str(python), script, *sys.argv[1:]], cwd=ROOT)
+        sys.exit(completed.returncode)
+
+
+def absolute_data_dir(env: dict) -> None:
+    """Make ``COURSE_DATA_DIR`` absolute: notebook kernels run in ``notebooks/``, not where we were started."""
+    if env.get("COURSE_DATA_DIR"):
+        env["COURSE_DATA_DIR"] = str(Path(env["COURSE_DATA_DIR"]).expanduser().resolve())

@@ -1,0 +1,33 @@
+"""Run every test of the course: unit tests of course_lib, then every notebook under nbval.
+
+    python3 scripts/run_tests.py [extra pytest arguments]
+
+Sets up ``.venv`` first (see ``_bootstrap.py``). Notebooks run in the ``ci`` profile unless
+``COURSE_PROFILE`` says otherwise; CIFAR-10 is looked up as ``course_lib.data`` explains
+(``COURSE_DATA_DIR``, then ``data/``, then a download).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from _bootstrap import ROOT, absolute_data_dir, reexec_in_environment
+
+if __name__ == "__main__":
+    reexec_in_environment(__file__)
+    env = dict(os.environ)
+    env.setdefault("COURSE_PROFILE", "ci")
+    absolute_data_dir(env)
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Notebooks write what they train under build/ci-test so a test run never touches a course run's results.
+    env.setdefault("COURSE_OUTPUT_DIR", str(ROOT / "build" / "test-run"))
+    cmd = [
+        sys.executable, "-m", "pytest", "tests", "notebooks",
+        "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=900",
+        "-p", "no:cacheprovider", *sys.argv[1:],
+    ]
+    print("+", " ".join(cmd), flush=True)
+    sys.exit(subprocess.run(cmd, cwd=ROOT, env=env).returncode)

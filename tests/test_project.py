@@ -1,0 +1,67 @@
+"""The repository keeps its promises to users: one environment described twice, notebooks that run anywhere."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _requirement_names_and_specs(lines):
+    return {re.split(r"[<>=~!\[ ]", line, maxsplit=1)[0].lower(): line.replace(" ", "") for line in lines}
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    yml = (ROOT / "environment.yml").read_text()
+    listed = [m.group(1) for m in re.finditer(r'^\s*-\s*"([^"]+)"\s*$', yml, flags=re.M)]
+    listed = [line for line in listed if not line.startswith("-e")]
+    assert _requirement_names_and_specs(listed) == _requirement_names_and_specs(wanted)
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python3 scripts/run_tests.py" in readme
+    assert "python3 scripts/run_tests.py" in ci
+
+
+def _cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+def test_there_are_eight_notebooks_in_order():
+    numbers = [nb.name[:2] for nb in NOTEBOOKS]
+    assert numbers == [f"{i:02d}" for i in range(8)], numbers
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_small(path):
+    assert path.stat().st_size < 1_000_000, f"{path.name} is {path.stat().st_size / 1e6:.2f} MB; keep it under 1 MB"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_badge_and_one_guarded_colab_cell(path):
+    cells = _cells(path)
+    assert f"blob/main/notebooks/{path.name}" in _source(cells[0]), "the first cell carries the Open-in-Colab badge"
+    installs = [c for c in cells if c["cell_type"] == "code" and re.search(r"pip install", _source(c))]
+    assert len(installs) == 1, "exactly one install cell"
+    assert '"google.colab" in sys.modules' in _source(installs[0])
+    assert "==" not in _source(installs[0]), "no hard pins inside notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_no_path_hacks_or_blocking_cells(path):
+    code = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "code")
+    for forbidden in ("sys.path", "os.chdir", "drive.mount", "input(", "NBVAL_IGNORE_OUTPUT"):
+        assert forbidden not in code, f"{path.name} contains {forbidden!r}"
+    assert "# NBVAL_CHECK_OUTPUT" in code, f"{path.name} compares none of its deterministic cells"
