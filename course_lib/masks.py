@@ -43,6 +43,7 @@ __all__ = [
     "irregular_masks",
     "load_eval_masks",
     "make_masks",
+    "mixed_masks",
     "stroke_masks",
     "validate_masks",
 ]
@@ -243,11 +244,32 @@ def box_masks(n, size=32, *, box_size=None, centered=False, seed=None):
 
 # --------------------------------------------------------------------------- families and checks
 
+#: Hole ratios the ``"mixed"`` family's irregular half covers: the evaluation bins' whole range.
+MIXED_HOLE_RANGE = (0.01, 0.6)
+
+
+def mixed_masks(n, size=32, seed=None):
+    """Half stroke masks, half irregular masks with hole ratio in :data:`MIXED_HOLE_RANGE`, shuffled.
+
+    The training mix of the pretrained models: the source's thin strokes plus the large
+    free-form holes of the evaluation bins.  float32 ``(n, size, size, 1)``, 1 = valid, 0 = hole.
+    """
+    rng = np.random.default_rng(seed)
+    stroke_seed, irregular_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
+    n_strokes = n // 2
+    masks = np.concatenate([
+        stroke_masks(n_strokes, size, seed=stroke_seed),
+        irregular_masks(n - n_strokes, size, hole_range=MIXED_HOLE_RANGE, seed=irregular_seed),
+    ])
+    return masks[rng.permutation(n)]
+
+
 #: Mask families by name; each is called as ``family(n, size=32, seed=None)``.
 MASK_FAMILIES = {
     "strokes": stroke_masks,
     "irregular": irregular_masks,
     "boxes": box_masks,
+    "mixed": mixed_masks,
 }
 
 

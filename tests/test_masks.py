@@ -262,3 +262,14 @@ def test_a_changed_eval_file_is_detected(tmp_path):
 def test_missing_eval_file_says_how_to_restore(tmp_path):
     with pytest.raises(FileNotFoundError, match="make_eval_masks.py"):
         masks.load_eval_masks(tmp_path / "nope.npz")
+
+
+def test_mixed_masks_are_half_strokes_half_large_irregular_holes():
+    mixed = masks.mixed_masks(400, seed=3)
+    assert mixed.shape == (400, 32, 32, 1) and mixed.dtype == np.float32
+    ratios = (mixed == 0).mean(axis=(1, 2, 3))  # counted by hand, not with hole_ratio
+    assert ratios.max() <= 0.6 + 1e-9
+    # strokes rarely cover a quarter of the image; the irregular half spreads up to 0.6
+    assert (ratios > 0.3).sum() > 60
+    np.testing.assert_array_equal(mixed, masks.make_masks("mixed", 400, seed=3))
+    assert not np.array_equal(mixed, masks.mixed_masks(400, seed=4))

@@ -1,0 +1,601 @@
+"""Evaluate the networks and the classical methods on the same images and the same fixed masks.
+
+The protocol
+------------
+* **Images**: the CIFAR-10 test split, or a reproducible class-balanced subset of ``n_test``
+  images (``data.load_cifar10(n_test=..., seed=...)``).  ``images=`` replaces them (tests, notebooks).
+* **Masks**: the committed evaluation masks, ``masks.load_eval_masks()``: one group per hole-ratio
+  bin (``"0.01-0.1"`` ... ``"0.5-0.6"``) plus ``"strokes"``.  Image ``i`` is paired with mask
+  ``i mod K`` of each group (``K`` masks in the group), so every method sees exactly the same
+  (image, mask) pairs, and the pairing does not depend on a random generator.
+* **Methods**: each network (one ``model.predict`` pass per group) and each classical method of
+  ``classical.CLASSICAL_METHODS``.
+* **Variants**: ``"raw"`` is the method's output as it is; ``"composite"`` pastes the known pixels
+  back, ``gt * mask + output * (1 - mask)``.  Inside the hole both are the same, so the hole
+  metrics of the two variants are equal.  The classical methods return the known pixels
+  unchanged, so their raw output already *is* the composite.
+* **Metrics**, one value per image (``course_lib.metrics``, data range 1.0):
+
+  ============  ===========================================================================
+  ``psnr``      PSNR over the whole image, dB
+  ``ssim``      SSIM over the whole image (11 x 11 Gaussian window, as ``tf.image.ssim``)
+  ``l1``        mean absolute error over the whole image
+  ``hole_psnr`` PSNR over the hole pixels only, dB (``hole_mask = 1 - mask``)
+  ``hole_l1``   mean absolute error over the hole pixels only
+  ============  ===========================================================================
+
+  There is no hole SSIM: SSIM compares 11 x 11 windows, and every window that touches the
+  hole also covers known pixels, so "SSIM of the hole" depends on an arbitrary choice (which
+  windows, how to weigh them) rather than on the hole alone.
+* **Aggregation**: per image, then over images: mean, standard deviation, 95 % confidence
+  interval of the mean (``1.96 * std / sqrt(n)``) and ``n``.  A value that is not a finite
+  number is left out and counted in ``n_undefined``: a hole PSNR of an empty hole is NaN, a
+  PSNR of an exact reconstruction is ``+inf``.
+
+What :func:`evaluate` writes to ``out_dir``
+-------------------------------------------
+``results.json`` (every number and the metadata; layout in :func:`evaluate`), ``results.md``
+(the tables, regenerated from the JSON by :func:`results_markdown`), and PNG figures drawn by
+``course_lib.viz``: one line plot per metric against the hole-ratio bin, and one qualitative
+grid per example group.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import course_lib
+from course_lib import classical, config, data, masks as masks_lib, metrics, models
+
+#: Per-image metrics, in the order of the JSON and the tables.
+METRICS = ("psnr", "ssim", "l1", "hole_psnr", "hole_l1")
+
+#: Human-readable names, for tables and figures.
+METRIC_LABELS = {
+    "psnr": "PSNR (dB), whole image",
+    "ssim": "SSIM, whole image",
+    "l1": "L1, whole image",
+    "hole_psnr": "PSNR (dB), hole only",
+    "hole_l1": "L1, hole only",
+}
+
+#: Digits shown in the Markdown tables.
+METRIC_DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "hole_psnr": 2, "hole_l1": 4}
+
+#: "raw": the method's output; "composite": known pixels pasted back from the ground truth.
+VARIANTS = ("raw", "composite")
+
+#: Groups shown in the qualitative figures (a small bin, a large bin, strokes), when present.
+EXAMPLE_GROUPS = ("0.1-0.2", "0.5-0.6", "strokes")
+
+#: Written into results.json so that readers of an old file can tell its layout.
+SCHEMA_VERSION = 1
+
+NOTES = (
+    "Image i is paired with mask (i mod K) of each group of masks.load_eval_masks() (K masks in the group).",
+    "composite = ground_truth * mask + output * (1 - mask) (mask: 1 = valid, 0 = hole). The hole metrics of "
+    "'raw' and 'composite' are equal by construction.",
+    "The classical methods return the known pixels unchanged: their 'raw' and 'composite' numbers are equal.",
+    "No hole SSIM: SSIM compares 11x11 windows and every window touching the hole also covers known pixels, "
+    "so an SSIM 'of the hole' is not well defined.",
+    "Network outputs are clipped to [0, 1] before any metric, as an image would be when saved.",
+    "Aggregation: per image, then mean, std (ddof=1), ci95 = 1.96 * std / sqrt(n) over the n images with a "
+    "finite value; n_undefined counts the others (NaN: empty hole; +inf: PSNR of an exact reconstruction).",
+)
+
+
+# --------------------------------------------------------------------------- inputs
+def _as_float_images(images) -> np.ndarray:
+    """``images`` as float32 (N, H, W, 3) in [0, 1]; uint8 input is divided by 255."""
+    array = np.asarray(images)
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(
+            f"images have shape {array.shape}; expected a batch of RGB images (N, H, W, 3). "
+            "For a single image add the batch axis: images[None]."
+        )
+    return data.images_to_float(array)  # checks the range of float images
+
+
+def composite(images, outputs, masks) -> np.ndarray:
+    """Known pixels from ``images``, hole pixels from ``outputs``.
+
+    Args:
+        images: ground truth, float (N, H, W, 3) in [0, 1].
+        outputs: a method's output, float (N, H, W, 3) in [0, 1].
+        masks: float (N, H, W, 1), 1 = valid (known) pixel, 0 = hole.
+
+    Returns:
+        float32 (N, H, W, 3): ``images * masks + outputs * (1 - masks)``.
+    """
+    images, outputs, masks = (np.asarray(a, dtype=np.float32) for a in (images, outputs, masks))
+    if images.shape != outputs.shape:
+        raise ValueError(f"images {images.shape} and outputs {outputs.shape} differ in shape; "
+                         "pass the outputs of a method run on these images.")
+    return images * masks + outputs * (1.0 - masks)
+
+
+def pair_masks(group_masks: np.ndarray, n_images: int) -> np.ndarray:
+    """The masks for ``n_images`` images: image ``i`` gets ``group_masks[i % K]``.
+
+    Args:
+        group_masks: float32 (K, H, W, 1), 1 = valid, 0 = hole.
+        n_images: how many images to pair.
+
+    Returns:
+        float32 (n_images, H, W, 1).
+    """
+    return np.asarray(group_masks, dtype=np.float32)[np.arange(n_images) % len(group_masks)]
+
+
+# --------------------------------------------------------------------------- networks
+def network_kind(name: str) -> str:
+    """The model kind a checkpoint name stands for: the part before the first ``-``.
+
+    ``"vanilla"`` -> ``"vanilla"``, ``"pconv-liu"`` -> ``"pconv"``.  The kind decides how
+    ``models.prepare_inputs`` builds the network's inputs.
+    """
+    kind = name.split("-", 1)[0]
+    if kind not in models.MODEL_NAMES:
+        raise ValueError(
+            f"Cannot tell the model kind of checkpoint {name!r}: its name must start with one of "
+            f"{list(models.MODEL_NAMES)} (e.g. 'pconv' or 'pconv-liu'), or pass (kind, path) as its value."
+        )
+    return kind
+
+
+def load_network(model_or_path) -> keras.Model:
+    """A ``keras.Model`` as it is, or the model saved in a ``.keras`` file (loaded without compiling)."""
+    if isinstance(model_or_path, keras.Model):
+        return model_or_path
+    path = Path(model_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No model file at {path}. Train one first (python -m course_lib train ...) "
+            "or pass the path of an existing .keras file."
+        )
+    return keras.saving.load_model(path, compile=False)
+
+
+def _resolve_checkpoints(checkpoints) -> dict[str, tuple[str, keras.Model, str]]:
+    """``{name: path | model | (kind, path | model)}`` -> ``{name: (kind, model, description)}``."""
+    resolved = {}
+    for name, spec in (checkpoints or {}).items():
+        kind, source = spec if isinstance(spec, tuple) else (network_kind(name), spec)
+        if kind not in models.MODEL_NAMES:
+            raise ValueError(f"Checkpoint {name!r} has kind {kind!r}; choose one of {list(models.MODEL_NAMES)}.")
+        if name in classical.CLASSICAL_METHODS:
+            raise ValueError(f"Checkpoint name {name!r} is also a classical method's name; rename the checkpoint.")
+        model = load_network(source)
+        description = str(source) if not isinstance(source, keras.Model) else f"in-memory keras.Model {source.name!r}"
+        resolved[name] = (kind, model, description)
+    return resolved
+
+
+def predict(model_or_path, kind: str, images, masks, batch_size: int = 256) -> np.ndarray:
+    """Run a network on masked images.
+
+    Args:
+        model_or_path: a ``keras.Model`` or the path of a ``.keras`` file.
+        kind: ``"vanilla"`` or ``"pconv"``: how ``models.prepare_inputs`` builds the inputs.
+        images: ground truth, float (N, H, W, 3) in [0, 1] (or uint8); the network only sees
+            the known pixels (``prepare_inputs`` hides the holes).
+        masks: float (N, H, W, 1), 1 = valid, 0 = hole.
+        batch_size: images per forward pass.
+
+    Returns:
+        float32 (N, H, W, 3), clipped to [0, 1]: the raw output, known pixels not pasted back
+        (see :func:`composite`).
+    """
+    model = load_network(model_or_path)
+    images = _as_float_images(images)
+    inputs = models.prepare_inputs(kind, images, masks)
+    outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
+    return np.clip(np.asarray(outputs, dtype=np.float32), 0.0, 1.0)
+
+
+def run_method(name: str, images, masks, *, model=None, batch_size: int = 256) -> np.ndarray:
+    """Inpaint with a classical method (by name) or a network (``model`` given; kind from ``name``).
+
+    Args:
+        name: a key of ``classical.CLASSICAL_METHODS`` ("mean fill", "diffusion", "telea",
+            "navier-stokes", "biharmonic"), or, with ``model``, a network name such as
+            ``"vanilla"``, ``"pconv"`` or ``"pconv-liu"`` (see :func:`network_kind`).
+        images: float (N, H, W, 3) in [0, 1] (or uint8).
+        masks: float (N, H, W, 1), 1 = valid, 0 = hole.
+        model: a ``keras.Model`` or a ``.keras`` path, for networks only.
+
+    Returns:
+        float32 (N, H, W, 3) in [0, 1], the raw output.
+    """
+    if model is not None:
+        return predict(model, network_kind(name), images, masks, batch_size=batch_size)
+    if name not in classical.CLASSICAL_METHODS:
+        raise ValueError(
+            f"Unknown method {name!r}: choose one of {list(classical.CLASSICAL_METHODS)}, "
+            "or pass model=... to run a network."
+        )
+    return np.asarray(classical.CLASSICAL_METHODS[name](_as_float_images(images), masks), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- scores
+def image_scores(images, outputs, masks) -> dict[str, np.ndarray]:
+    """Every metric of :data:`METRICS` for each image.
+
+    Args:
+        images: ground truth, float (N, H, W, 3) in [0, 1].
+        outputs: float (N, H, W, 3) in [0, 1].
+        masks: float (N, H, W, 1), 1 = valid, 0 = hole.
+
+    Returns:
+        ``{metric: float64 (N,)}``; hole metrics are NaN for an image without hole pixels.
+    """
+    holes = 1.0 - np.asarray(masks)
+    return {
+        "psnr": metrics.psnr(images, outputs),
+        "ssim": metrics.ssim(images, outputs),
+        "l1": metrics.l1(images, outputs),
+        "hole_psnr": metrics.psnr(images, outputs, hole_mask=holes),
+        "hole_l1": metrics.l1(images, outputs, hole_mask=holes),
+    }
+
+
+def summarize(values) -> dict:
+    """Mean, std (ddof=1), 95 % CI half-width, ``n`` over the finite values; ``n_undefined`` = the rest.
+
+    Returns:
+        ``{"mean", "std", "ci95", "n", "n_undefined"}``; mean/std/ci95 are ``None`` when no value
+        is finite (JSON ``null``), std and ci95 are 0 for a single value.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    n = int(finite.size)
+    summary = {"mean": None, "std": None, "ci95": None, "n": n, "n_undefined": int(values.size - n)}
+    if n:
+        std = float(finite.std(ddof=1)) if n > 1 else 0.0
+        summary.update(mean=float(finite.mean()), std=std, ci95=1.96 * std / math.sqrt(n))
+    return summary
+
+
+def score_method(images, outputs, masks) -> dict[str, dict[str, dict]]:
+    """``{variant: {metric: summary}}`` for one method on one group (see :func:`summarize`)."""
+    composited = composite(images, outputs, masks)
+    raw_scores = {metric: summarize(v) for metric, v in image_scores(images, outputs, masks).items()}
+    if np.array_equal(composited, outputs):  # classical methods: nothing to paste back
+        return {"raw": raw_scores, "composite": raw_scores}
+    composite_scores = {metric: summarize(v) for metric, v in image_scores(images, composited, masks).items()}
+    return {"raw": raw_scores, "composite": composite_scores}
+
+
+# --------------------------------------------------------------------------- the methods
+def _select_classical(methods) -> dict:
+    """The classical methods to run: all of them for ``None``, else those named."""
+    if methods is None:
+        return dict(classical.CLASSICAL_METHODS)
+    unknown = [m for m in methods if m not in classical.CLASSICAL_METHODS]
+    if unknown:
+        raise ValueError(f"Unknown classical method(s) {unknown}: choose from {list(classical.CLASSICAL_METHODS)}.")
+    return {name: classical.CLASSICAL_METHODS[name] for name in methods}
+
+
+def _network_runner(kind: str, model: keras.Model, batch_size: int):
+    """A ``callable(images, masks) -> outputs`` running ``model`` as a network of ``kind``."""
+    def run(images, masks):
+        return predict(model, kind, images, masks, batch_size=batch_size)
+    return run
+
+
+def _method_runners(networks: dict, methods, batch_size: int) -> dict:
+    """``{name: callable(images, masks) -> outputs}``: the networks first, then the classical methods."""
+    runners = {name: _network_runner(kind, model, batch_size) for name, (kind, model, _) in networks.items()}
+    runners.update(_select_classical(methods))
+    return runners
+
+
+def method_functions(checkpoints=None, methods=None, batch_size: int = 256) -> dict:
+    """Every method as ``callable(images, masks) -> float32 images``, e.g. for ``viz.inpainting_explorer``.
+
+    Args:
+        checkpoints: as in :func:`evaluate` (``None``: no network).
+        methods: classical method names (``None``: all, ``()``: none).
+
+    Returns:
+        ``{name: callable}``; each takes float (N, H, W, 3) images in [0, 1] and float
+        (N, H, W, 1) masks (1 = valid, 0 = hole) and returns the raw output.
+    """
+    return _method_runners(_resolve_checkpoints(checkpoints), methods, batch_size)
+
+
+# --------------------------------------------------------------------------- the run
+def _load_test_images(images, n_test, seed) -> tuple[np.ndarray, dict]:
+    """The evaluation images (float32) and a description of where they came from."""
+    if images is not None:
+        images = _as_float_images(images)[:n_test]
+        return images, {"source": "images passed to evaluate()", "n_test": len(images)}
+    if n_test is None:
+        n_test = config.get_profile().n_test
+    _, (x_test, y_test) = data.load_cifar10(n_test=n_test, seed=seed)
+    per_class = np.bincount(np.asarray(y_test), minlength=len(data.CLASS_NAMES))
+    source = {"source": "CIFAR-10 test split", "n_test": len(x_test), "images_per_class": per_class.tolist()}
+    return data.images_to_float(x_test), source
+
+
+def _images_per_method(runners: dict, n_images: int, max_images_per_method) -> dict[str, int]:
+    """How many images each method is evaluated on: all, or the first ``max_images_per_method[name]``."""
+    limits = dict(max_images_per_method or {})
+    unknown = sorted(set(limits) - set(runners))
+    if unknown:
+        raise ValueError(f"max_images_per_method names {unknown}, which are not evaluated; "
+                         f"use names among {list(runners)}.")
+    return {name: min(n_images, limits.get(name, n_images)) for name in runners}
+
+
+def _evaluate_groups(images, eval_masks, runners, images_per_method, n_examples, verbose):
+    """Run every method on every mask group and score it.
+
+    Returns:
+        ``results`` {method: {variant: {group: {metric: summary}}}}, ``runtime`` {method: seconds
+        spent inpainting, metrics excluded}, and ``examples`` {group: {"masks": (E, H, W, 1),
+        "outputs": {method: composite (E, H, W, 3)}}} for the first ``n_examples`` images.
+    """
+    results = {name: {variant: {} for variant in VARIANTS} for name in runners}
+    runtime = {name: 0.0 for name in runners}
+    examples = {}
+    for group, group_masks in eval_masks.items():
+        paired = pair_masks(group_masks, len(images))
+        examples[group] = {"masks": paired[:n_examples], "outputs": {}}
+        for name, run in runners.items():
+            n = images_per_method[name]
+            tic = time.perf_counter()
+            outputs = np.asarray(run(images[:n], paired[:n]), dtype=np.float32)  # one pass over the group
+            runtime[name] += time.perf_counter() - tic
+            for variant, scores in score_method(images[:n], outputs, paired[:n]).items():
+                results[name][variant][group] = scores
+            examples[group]["outputs"][name] = composite(images[:n_examples], outputs[:n_examples],
+                                                         paired[:n_examples])
+            if verbose:
+                print(f"[evaluate] {group:>8}  {name:<14} {n} images, {time.perf_counter() - tic:5.1f} s "
+                      "with metrics", flush=True)
+    return results, runtime, examples
+
+
+def _versions() -> dict[str, str | None]:
+    versions = {"python": platform.python_version(), "course_lib": course_lib.__version__}
+    for package in ("numpy", "tensorflow", "keras", "scikit-image", "opencv-python-headless", "matplotlib"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _machine() -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "gpu": config.has_gpu()}
+
+
+def evaluate(
+    checkpoints=None,
+    *,
+    n_test: int | None = None,
+    out_dir,
+    seed: int = 0,
+    images=None,
+    batch_size: int = 256,
+    methods=None,
+    max_images_per_method: dict[str, int] | None = None,
+    n_examples: int = 4,
+    figures: bool = True,
+    verbose: bool = True,
+) -> dict:
+    """Evaluate networks and classical methods on the fixed evaluation masks; write the results.
+
+    Args:
+        checkpoints: ``{name: path | keras.Model | (kind, path | keras.Model)}``, or ``None`` for
+            the classical methods alone.  Without a kind, the name's part before the first ``-``
+            is the kind (``"pconv-liu"`` -> ``"pconv"``, see :func:`network_kind`).
+        n_test: number of CIFAR-10 test images (a class-balanced subset, reproducible for a
+            seed); ``None``: the profile's ``n_test`` (``None`` there = all 10,000).  With
+            ``images=`` it keeps the first ``n_test`` of them.
+        out_dir: folder for results.json, results.md and the PNG figures (created).
+        seed: seed of the test subset.
+        images: evaluate these images instead of CIFAR-10: uint8 or float (N, H, W, 3) in [0, 1].
+        batch_size: images per network forward pass.
+        methods: names of the classical methods to run; ``None``: all of
+            ``classical.CLASSICAL_METHODS``; ``()``: none.
+        max_images_per_method: ``{method: m}``: evaluate that method on the first ``m`` images
+            only (for a slow method); the JSON records how many images each number rests on.
+        n_examples: images shown per qualitative figure.
+        figures: write the PNG figures (needs matplotlib).
+        verbose: print the time each method takes.
+
+    Returns:
+        The dict written to results.json::
+
+            {"schema_version": 1,
+             "metadata": {"n_test", "seed", "data": {...}, "groups": [...], "masks_per_group": {...},
+                          "methods": [...], "networks": [...], "metrics": {name: label},
+                          "variants": ["raw", "composite"],
+                          "checkpoints": {name: {"kind", "source", "params"}},
+                          "images_per_method": {method: n}, "runtime_seconds": {method: s, "total": s},
+                          "versions": {...}, "date", "machine": {...}, "notes": [...]},
+             "results": {method: {variant: {group: {metric: {"mean", "std", "ci95", "n", "n_undefined"}}}}}}
+    """
+    started = time.perf_counter()
+    images, data_source = _load_test_images(images, n_test, seed)
+    networks = _resolve_checkpoints(checkpoints)
+    runners = _method_runners(networks, methods, batch_size)
+    if not runners:
+        raise ValueError("Nothing to evaluate: pass checkpoints=... or leave methods=None for the classical methods.")
+    images_per_method = _images_per_method(runners, len(images), max_images_per_method)
+    n_examples = min(n_examples, *images_per_method.values())
+    eval_masks = masks_lib.load_eval_masks()
+
+    results, runtime, examples = _evaluate_groups(images, eval_masks, runners, images_per_method, n_examples, verbose)
+
+    runtime = {name: round(seconds, 2) for name, seconds in runtime.items()}
+    runtime["total"] = round(time.perf_counter() - started, 2)
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "metadata": {
+            "n_test": len(images),
+            "seed": seed,
+            "data": data_source,
+            "groups": list(eval_masks),
+            "masks_per_group": {group: len(m) for group, m in eval_masks.items()},
+            "methods": list(runners),
+            "networks": list(networks),
+            "metrics": {metric: METRIC_LABELS[metric] for metric in METRICS},
+            "variants": list(VARIANTS),
+            "checkpoints": {name: {"kind": kind, "source": source, "params": int(model.count_params())}
+                            for name, (kind, model, source) in networks.items()},
+            "images_per_method": images_per_method,
+            "runtime_seconds": runtime,
+            "versions": _versions(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": _machine(),
+            "notes": list(NOTES),
+        },
+        "results": results,
+    }
+    write_results(report, out_dir)
+    if figures:
+        write_figures(report, images[:n_examples], examples, out_dir)
+    return report
+
+
+# --------------------------------------------------------------------------- outputs
+def load_results(results_or_path) -> dict:
+    """A results dict as it is, or read from a results.json file (or a folder holding one)."""
+    if isinstance(results_or_path, dict):
+        return results_or_path
+    path = Path(results_or_path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"No results file at {path}. Run `python -m course_lib evaluate` first.")
+    return json.loads(path.read_text())
+
+
+def _format_cell(summary: dict, digits: int) -> str:
+    if summary["mean"] is None:
+        return "n/a"
+    cell = f"{summary['mean']:.{digits}f} ± {summary['ci95']:.{digits}f}"
+    return cell + " *" if summary["n_undefined"] else cell
+
+
+def results_table_markdown(
+    results, metrics=("hole_psnr", "psnr", "ssim"), *, variant: str = "composite", methods=None,
+) -> str:
+    """Markdown tables from a results dict (or results.json path): one per metric.
+
+    Rows are methods, columns the mask groups; a cell is ``mean ± 95 % CI`` over the images,
+    marked ``*`` when some images had no finite value (see the JSON's ``n_undefined``).
+
+    Args:
+        results: what :func:`evaluate` returned, or the path of its results.json.
+        metrics: metric names of :data:`METRICS`, one table each.
+        variant: ``"composite"`` (known pixels pasted back) or ``"raw"``.
+        methods: rows to show; ``None``: every method in the results.
+
+    Returns:
+        Markdown text.
+    """
+    results = load_results(results)
+    groups = results["metadata"]["groups"]
+    methods = list(results["results"]) if methods is None else list(methods)
+    tables = []
+    for metric in metrics:
+        lines = [f"**{METRIC_LABELS[metric]}** ({variant}; mean ± 95 % CI over images)", "",
+                 "| method | " + " | ".join(groups) + " |",
+                 "|---|" + "---:|" * len(groups)]
+        for method in methods:
+            per_group = results["results"][method][variant]
+            cells = [_format_cell(per_group[group][metric], METRIC_DIGITS[metric]) for group in groups]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables) + "\n"
+
+
+def results_markdown(results) -> str:
+    """The whole results.md: a header with the run's metadata, then the tables."""
+    results = load_results(results)
+    meta = results["metadata"]
+    header = (f"{meta['n_test']} test images (seed {meta['seed']}, {meta['data']['source']}), {meta['date']}, "
+              f"course_lib {meta['versions']['course_lib']}. Hole-ratio groups use the fixed evaluation masks; "
+              "image i gets mask i mod K of each group.")
+    bullets = [f"- `{name}`: {c['kind']} U-Net, {c['params']:,} parameters, {c['source']}"
+               for name, c in meta["checkpoints"].items()]
+    bullets += [f"- `{method}` was evaluated on the first {n} images only."
+                for method, n in meta["images_per_method"].items() if n < meta["n_test"]]
+    legend = ("Cells: mean ± 95 % CI; `*`: some images gave no finite value (see results.json, `n_undefined`). "
+              "Networks: known pixels pasted back (composite) unless marked raw. There is no hole SSIM "
+              "(SSIM windows straddle the hole border).")
+    parts = ["# Evaluation results", header]
+    if bullets:
+        parts.append("\n".join(bullets))
+    parts += [legend, results_table_markdown(results)]
+    if meta["networks"]:
+        parts += ["## Networks, raw output (known pixels not pasted back)",
+                  results_table_markdown(results, ("psnr", "ssim"), variant="raw", methods=meta["networks"])]
+    return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+
+
+def write_results(results: dict, out_dir) -> Path:
+    """Write results.json and results.md into ``out_dir`` (created); return the folder."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
+    (out_dir / "results.md").write_text(results_markdown(results))
+    return out_dir
+
+
+def _example_groups(groups: list[str]) -> list[str]:
+    chosen = [g for g in EXAMPLE_GROUPS if g in groups]
+    return chosen or list(dict.fromkeys([groups[0], groups[-1]]))
+
+
+def write_figures(results: dict, example_images, examples: dict, out_dir) -> list[Path]:
+    """Save the PNG figures: metric against hole-ratio bin, and qualitative grids.
+
+    Args:
+        results: the dict of :func:`evaluate`.
+        example_images: float32 (E, H, W, 3), the ground truth of the examples.
+        examples: ``{group: {"masks": (E, H, W, 1), "outputs": {method: (E, H, W, 3)}}}``.
+        out_dir: where the PNG files go.
+
+    Returns:
+        The paths written.
+    """
+    # viz comes after evaluate in the module order and never imports it, so this import is safe;
+    # it is local so that evaluating without figures does not need matplotlib.
+    import matplotlib.pyplot as plt
+
+    from course_lib import viz
+
+    out_dir = Path(out_dir)
+    written = []
+
+    def save(fig, name):
+        path = out_dir / name
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(fig)
+        written.append(path)
+
+    for metric in ("hole_psnr", "psnr", "ssim"):
+        save(viz.plot_metric_by_bin(results, metric, variant="composite"), f"metric_by_bin_{metric}.png")
+    for group in _example_groups(results["metadata"]["groups"]):
+        example = examples[group]
+        fig = viz.show_inpainting_grid(example["outputs"], example["masks"], example_images,
+                                       title=f"Mask group {group} (known pixels pasted back)")
+        save(fig, f"examples_{group}.png")
+    return written

@@ -1,0 +1,412 @@
+"""Figures and a widget for the course: image grids, masks, results, learning curves, an explorer.
+
+Every ``show_*`` / ``plot_*`` function draws one matplotlib figure and **returns it**; none calls
+``plt.show()``.  In Jupyter the inline backend shows the figure at the end of the cell (write
+``fig = viz.show_images(...)`` to keep a handle without a second copy); in a script or a test
+use ``fig.savefig(...)`` and ``plt.close(fig)``; headless runs work with ``MPLBACKEND=Agg``.
+
+Conventions: images float in [0, 1] (or uint8), NHWC ``(N, H, W, 3)``; masks ``(N, H, W, 1)``,
+**1 = valid pixel, 0 = hole**.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import matplotlib.figure
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course_lib import evaluate, masks as masks_lib, metrics as metrics_lib
+
+#: Colour (RGB in [0, 1]) painted into the holes of a masked input so that they stand out.
+HOLE_COLOR = (1.0, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- helpers
+def _as_display_batch(images) -> np.ndarray:
+    """A list or array of images as a float array (N, H, W, C) or (N, H, W) that imshow can draw."""
+    array = np.asarray(images)
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (3, 4) or (array.ndim == 3 and array.shape[-1] == 3):  # (H, W, 3): one RGB image
+        raise ValueError(f"images have shape {np.shape(images)}; expected a batch (N, H, W, 3), (N, H, W, 1) "
+                         "or (N, H, W). For a single image add the batch axis: image[None].")
+    return np.clip(array.astype(np.float32), 0.0, 1.0)
+
+
+def _image_grid(n: int, ncols: int, cell_size: float, *, extra_height: float = 0.0):
+    """A pyplot figure with exactly ``n`` axes on a grid of ``ncols`` columns (the unused cells removed)."""
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell_size * ncols, cell_size * nrows + extra_height),
+                             squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[n:]:
+        ax.remove()
+    return fig, axes[:n]
+
+
+def _draw(ax, image, title=None) -> None:
+    """One image without ticks; 2-D arrays in grey from 0 (black) to 1 (white)."""
+    if image.ndim == 2:
+        ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(image, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=8)
+
+
+def masked_input(images, masks, hole_color=HOLE_COLOR) -> np.ndarray:
+    """The images with their holes painted in ``hole_color``: what the inpainting method is given.
+
+    Args:
+        images: float (N, H, W, 3) in [0, 1] (or uint8).
+        masks: float (N, H, W, 1), 1 = valid, 0 = hole.
+        hole_color: RGB in [0, 1].
+
+    Returns:
+        float32 (N, H, W, 3).
+    """
+    images = _as_display_batch(images)
+    masks = np.asarray(masks, dtype=np.float32)
+    return images * masks + np.asarray(hole_color, dtype=np.float32) * (1.0 - masks)
+
+
+# --------------------------------------------------------------------------- grids
+def show_images(images, titles=None, ncols: int = 8, *, cell_size: float = 1.5, suptitle: str | None = None):
+    """A grid of images.
+
+    Args:
+        images: (N, H, W, 3), (N, H, W, 1) or (N, H, W), float in [0, 1] or uint8; or a list of them.
+        titles: optional N strings.
+        ncols: images per row.
+        cell_size: inches per image.
+        suptitle: optional title over the grid.
+
+    Returns:
+        The matplotlib Figure, with N axes.
+    """
+    images = _as_display_batch(images)
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"{len(titles)} titles for {len(images)} images; pass one title per image or none.")
+    fig, axes = _image_grid(len(images), ncols, cell_size, extra_height=0.3 if suptitle else 0.0)
+    for i, ax in enumerate(axes):
+        _draw(ax, images[i], None if titles is None else titles[i])
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def show_masks(masks, titles=None, ncols: int = 8, *, cell_size: float = 1.5, suptitle: str | None = None):
+    """A grid of masks: white = valid pixel (1), black = hole (0); titled with the hole ratio by default.
+
+    Args:
+        masks: float (N, H, W, 1) or (N, H, W), 1 = valid, 0 = hole.
+        titles: optional N strings (default: ``"holes 23%"``).
+
+    Returns:
+        The matplotlib Figure, with N axes.
+    """
+    masks = np.asarray(masks, dtype=np.float32)
+    if titles is None:
+        holes = 1.0 - masks.reshape(len(masks), -1).mean(axis=1)
+        titles = [f"holes {ratio:.0%}" for ratio in holes]
+    return show_images(masks, titles, ncols, cell_size=cell_size, suptitle=suptitle)
+
+
+def show_inpainting_grid(outputs: Mapping[str, np.ndarray], masks, ground_truth, *, hole_color=HOLE_COLOR,
+                         show_psnr: bool = True, cell_size: float = 1.5, title: str | None = None):
+    """Qualitative comparison: one row per image; columns: masked input, each method, ground truth.
+
+    Args:
+        outputs: ``{method: float (N, H, W, 3) in [0, 1]}``, each method's output for the N images.
+        masks: float (N, H, W, 1), 1 = valid, 0 = hole.
+        ground_truth: float (N, H, W, 3) in [0, 1] (or uint8).
+        hole_color: RGB colour of the holes in the first column.
+        show_psnr: write each output's hole PSNR (dB) under it.
+        title: optional title over the grid.
+
+    Returns:
+        The matplotlib Figure, with N * (len(outputs) + 2) axes.
+    """
+    truth = _as_display_batch(ground_truth)
+    masks = np.asarray(masks, dtype=np.float32)
+    columns = {"input": masked_input(truth, masks, hole_color), **outputs, "ground truth": truth}
+    n_rows, n_cols = len(truth), len(columns)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols, (cell_size + 0.2) * n_rows + 0.4),
+                             squeeze=False)
+    for col, (name, column_images) in enumerate(columns.items()):
+        column_images = _as_display_batch(column_images)
+        scores = None
+        if show_psnr and name in outputs:
+            scores = metrics_lib.psnr(truth, column_images, hole_mask=1.0 - masks)
+        for row in range(n_rows):
+            ax = axes[row, col]
+            _draw(ax, column_images[row], name if row == 0 else None)
+            if scores is not None:
+                ax.set_xlabel(_format_db(scores[row]), fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _format_db(value: float) -> str:
+    return f"{value:.1f} dB" if np.isfinite(value) else ("exact" if value > 0 else "n/a")
+
+
+# --------------------------------------------------------------------------- results
+def _is_ratio_bin(group: str) -> bool:
+    """True for hole-ratio groups named ``"lo-hi"`` (e.g. ``"0.1-0.2"``), False for ``"strokes"``."""
+    low, _, high = group.partition("-")
+    try:
+        float(low), float(high)
+    except ValueError:
+        return False
+    return True
+
+
+def plot_metric_by_bin(results, metric: str = "hole_psnr", variant: str = "composite", *, methods=None):
+    """One line per method: a metric's mean (band: 95 % CI) against the hole-ratio bin.
+
+    Args:
+        results: the dict returned by ``evaluate.evaluate`` or the path of its results.json.
+        metric: one of ``evaluate.METRICS``.
+        variant: ``"composite"`` (known pixels pasted back) or ``"raw"``.
+        methods: the methods to draw (default: all).
+
+    Returns:
+        The matplotlib Figure (one axes, one line per method; the strokes group is not a bin and
+        is left out).
+    """
+    results = evaluate.load_results(results)
+    if metric not in evaluate.METRICS:
+        raise ValueError(f"Unknown metric {metric!r}; choose one of {list(evaluate.METRICS)}.")
+    bins = [g for g in results["metadata"]["groups"] if _is_ratio_bin(g)]
+    methods = list(results["results"]) if methods is None else list(methods)
+    x = np.arange(len(bins))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for method in methods:
+        summaries = [results["results"][method][variant][group][metric] for group in bins]
+        mean = np.array([np.nan if s["mean"] is None else s["mean"] for s in summaries])
+        ci95 = np.array([np.nan if s["ci95"] is None else s["ci95"] for s in summaries])
+        (line,) = ax.plot(x, mean, marker="o", label=method)
+        ax.fill_between(x, mean - ci95, mean + ci95, color=line.get_color(), alpha=0.15, linewidth=0)
+    ax.set_xticks(x, bins)
+    ax.set_xlabel("fraction of the image in the hole")
+    ax.set_ylabel(evaluate.METRIC_LABELS[metric])
+    ax.set_title(f"{evaluate.METRIC_LABELS[metric]}, by hole-ratio bin\n"
+                 f"({variant}, n = {results['metadata']['n_test']} images)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- training
+def _read_history(source) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(epochs numbered from 1, {column: values}) from a CSVLogger file, a History or a dict of lists."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"No training log at {path}; pass the log.csv written by course_lib.train.")
+        with path.open(newline="") as file:
+            rows = list(csv.DictReader(file))
+        if not rows or "epoch" not in rows[0]:
+            raise ValueError(f"{path} has no 'epoch' column or no rows; expected a keras CSVLogger file.")
+        history = {key: [float(row[key]) for row in rows] for key in rows[0]}
+    else:
+        history = getattr(source, "history", source)  # keras History, course_lib TrainResult, or a dict
+        if not isinstance(history, Mapping):
+            raise TypeError(f"Cannot read a training history from {type(source).__name__}; pass a log.csv path, "
+                            "a keras History, or a dict {'loss': [...], 'val_loss': [...]}.")
+    columns = {key: np.asarray(values, dtype=np.float64) for key, values in history.items()}
+    if "epoch" in columns:
+        return columns.pop("epoch") + 1, columns  # CSVLogger counts epochs from 0
+    n_epochs = len(next(iter(columns.values()), []))
+    return np.arange(1, n_epochs + 1), columns
+
+
+def _is_one_history(source) -> bool:
+    """False for ``{run name: history}``; True for one history (a path, a History, ``{'loss': [...]}``)."""
+    return not isinstance(source, Mapping) or all(np.ndim(values) == 1 for values in source.values())
+
+
+def plot_learning_curves(logs, metrics=("loss",)):
+    """Training (solid) and validation (dashed) curves per epoch, one axes per metric.
+
+    Args:
+        logs: one training history -- the path of a ``keras.callbacks.CSVLogger`` file (with an
+            ``epoch`` column, as written by ``course_lib.train``), a ``keras.callbacks.History``,
+            an object with a ``history`` dict, or a dict ``{"loss": [...], "val_loss": [...]}`` --
+            or a dict ``{run name: history}`` to compare runs (one colour per run).
+        metrics: base names of the curves to draw (``"loss"`` draws ``loss`` and ``val_loss``).
+
+    Returns:
+        The matplotlib Figure, with ``len(metrics)`` axes.
+    """
+    runs = {"": logs} if _is_one_history(logs) else dict(logs)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+    for run_index, (run_name, source) in enumerate(runs.items()):
+        epochs, columns = _read_history(source)
+        color = f"C{run_index}"
+        for ax, metric in zip(axes[0], metrics):
+            if metric not in columns:
+                where = f" of {run_name!r}" if run_name else ""
+                raise ValueError(f"No {metric!r} in the training log{where}; it has {sorted(columns)}.")
+            prefix = f"{run_name}: " if run_name else ""
+            ax.plot(epochs, columns[metric], color=color, marker=".", label=f"{prefix}train")
+            if f"val_{metric}" in columns:
+                ax.plot(epochs, columns[f"val_{metric}"], color=color, linestyle="--", marker=".",
+                        label=f"{prefix}validation")
+    for ax, metric in zip(axes[0], metrics):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mask_pyramid(masks_per_layer, titles=None, *, cell_size: float = 1.8):
+    """The mask after each partial-convolution layer: holes shrink as the layers go deeper.
+
+    Args:
+        masks_per_layer: a list of masks, or a dict ``{layer name: mask}``; each mask is
+            (H, W), (H, W, 1) or a batch (N, H, W, 1) of which the first is drawn; 1 = valid,
+            0 = hole (values between are drawn in grey).
+        titles: optional names, one per mask (default: the dict's keys or "layer k").
+
+    Returns:
+        The matplotlib Figure, with one axes per mask, titled with its size and hole ratio.
+    """
+    if isinstance(masks_per_layer, Mapping):
+        titles = titles or list(masks_per_layer)
+        masks_per_layer = list(masks_per_layer.values())
+    titles = titles or [f"layer {k}" for k in range(len(masks_per_layer))]
+    fig, axes = _image_grid(len(masks_per_layer), len(masks_per_layer), cell_size, extra_height=0.3)
+    for ax, mask, name in zip(axes, masks_per_layer, titles):
+        mask = np.asarray(mask, dtype=np.float32)
+        mask = mask[0] if mask.ndim == 4 else mask
+        mask = np.clip(mask[..., 0] if mask.ndim == 3 else mask, 0.0, 1.0)
+        _draw(ax, mask, f"{name}\n{mask.shape[0]}x{mask.shape[1]}, holes {np.mean(mask == 0):.0%}")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- the explorer
+#: Name of the mask family drawn with the four box sliders.
+SLIDER_BOX = "box (sliders)"
+#: The explorer lists evaluation group g as "eval: g" (``"strokes"`` is both a family and a group).
+EVAL_PREFIX = "eval: "
+
+
+def _explorer_mask(family: str, seed: int, size: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """One mask (1, size, size, 1) for the explorer's current choice; 1 = valid, 0 = hole."""
+    if family == SLIDER_BOX:
+        x, y, width, height = box
+        mask = np.ones((1, size, size, 1), np.float32)
+        mask[0, y:y + height, x:x + width] = 0.0
+        return mask
+    if family.startswith(EVAL_PREFIX):
+        group = masks_lib.load_eval_masks()[family.removeprefix(EVAL_PREFIX)]
+        return group[seed % len(group)][None]
+    return masks_lib.make_masks(family, 1, size, seed=seed)
+
+
+def _render_png(fig: matplotlib.figure.Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def inpainting_explorer(images, methods: Mapping[str, Callable], mask_families=None, *, seed: int = 0,
+                        cell_size: float = 1.8):
+    """An interactive comparison: choose an image and a mask, see every method's result and hole PSNR.
+
+    Controls: an image slider; a mask family (those of ``masks.MASK_FAMILIES`` such as
+    ``"strokes"``, ``"irregular"``, ``"boxes"``; the evaluation groups such as ``"eval: 0.3-0.4"``
+    (mask ``seed mod K`` of that group); and ``"box (sliders)"``); a seed; and four sliders (x, y, width, height) that draw a rectangular
+    hole when ``"box (sliders)"`` is chosen.  Drawing a free-hand mask would need a canvas
+    widget (ipycanvas, ipyevents) that plain ipywidgets and Colab do not have, so the hole you
+    draw yourself is a rectangle set with sliders: it works everywhere ipywidgets works.
+
+    The figure is a PNG in an ``ipywidgets.Image``, rendered without pyplot, so nothing depends on
+    the notebook's matplotlib backend.  The widget works without a front end too: change a
+    control's ``value`` (or call ``widget.update()``) and read ``widget.state``.
+
+    Args:
+        images: (N, H, W, 3) float in [0, 1] or uint8.
+        methods: ``{name: callable(images, masks) -> images}``, batches in and out (float32, masks
+            1 = valid, 0 = hole), e.g. ``evaluate.method_functions({"pconv": model})``.
+        mask_families: the families offered (default: all of the above).
+        seed: initial seed.
+
+    Returns:
+        An ``ipywidgets.VBox`` with extra attributes: ``controls`` (dict of the widgets by name),
+        ``update()`` (redraw now) and ``state`` (dict: ``"mask"`` (1, H, W, 1), ``"outputs"``
+        {name: (1, H, W, 3)}, ``"hole_psnr"`` {name: float}, ``"figure"``, ``"png"`` bytes).
+    """
+    import ipywidgets as widgets
+
+    images = _as_display_batch(images)
+    size = images.shape[1]
+    eval_groups = [EVAL_PREFIX + group for group in masks_lib.eval_mask_names()]
+    families = list(mask_families or [*masks_lib.MASK_FAMILIES, *eval_groups, SLIDER_BOX])
+
+    slider = dict(continuous_update=False, style={"description_width": "initial"})
+    controls = {
+        "image": widgets.IntSlider(0, 0, len(images) - 1, description="image", **slider),
+        "family": widgets.Dropdown(options=families, value=families[0], description="mask"),
+        "seed": widgets.IntText(seed, description="seed"),
+        "x": widgets.IntSlider(size // 4, 0, size - 1, description="box x", **slider),
+        "y": widgets.IntSlider(size // 4, 0, size - 1, description="box y", **slider),
+        "width": widgets.IntSlider(size // 2, 1, size, description="box width", **slider),
+        "height": widgets.IntSlider(size // 2, 1, size, description="box height", **slider),
+    }
+    box_controls = widgets.HBox([controls[k] for k in ("x", "y", "width", "height")])
+    picture = widgets.Image(format="png")
+    state = {}
+
+    def update(*_):
+        family = controls["family"].value
+        box_controls.layout.display = None if family == SLIDER_BOX else "none"
+        box = tuple(controls[k].value for k in ("x", "y", "width", "height"))
+        mask = _explorer_mask(family, controls["seed"].value, size, box)
+        truth = images[controls["image"].value][None]
+        outputs = {name: np.clip(np.asarray(run(truth, mask), np.float32), 0, 1) for name, run in methods.items()}
+        hole_psnr = {name: float(metrics_lib.psnr(truth, out, hole_mask=1 - mask)[0]) for name, out in outputs.items()}
+        figure = _explorer_figure(truth, mask, outputs, hole_psnr, cell_size)
+        png = _render_png(figure)
+        picture.value = png
+        state.update(mask=mask, outputs=outputs, hole_psnr=hole_psnr, figure=figure, png=png)
+
+    for control in controls.values():
+        control.observe(update, names="value")
+    explorer = widgets.VBox([widgets.HBox([controls["image"], controls["family"], controls["seed"]]),
+                             box_controls, picture])
+    explorer.controls, explorer.update, explorer.state = controls, update, state
+    update()
+    return explorer
+
+
+def _explorer_figure(truth, mask, outputs, hole_psnr, cell_size) -> matplotlib.figure.Figure:
+    """One row: masked input, each method titled with its hole PSNR, ground truth (not pyplot-managed)."""
+    panels = [("input", masked_input(truth, mask)[0])]
+    panels += [(f"{name}\nhole PSNR {_format_db(hole_psnr[name])}", out[0]) for name, out in outputs.items()]
+    panels.append(("ground truth", truth[0]))
+    fig = matplotlib.figure.Figure(figsize=(cell_size * len(panels), cell_size + 0.5))
+    for ax, (title, image) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        _draw(ax, image, title)
+    fig.tight_layout()
+    return fig
