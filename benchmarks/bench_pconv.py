@@ -1,0 +1,167 @@
+"""How much does a partial convolution cost next to a plain convolution?
+
+For each of the 16 partial-convolution layers of the PConv U-Net (their own input shapes,
+mask channels, filters and strides, batch 32), times one forward + backward step
+(gradient with respect to the kernel) of
+
+* ``keras.layers.Conv2D`` -- the baseline,
+* ``course_lib.layers.PConv2D`` -- the course's layer,
+* ``course_lib.layers.SourcePConv2D`` -- the source's layer (C_in x C_out all-ones mask
+  convolution),
+
+all three in one process, interleaved (each repeat times every layer kind once, in a
+rotating order), each step a ``tf.function`` (no XLA), and prints the medians and the
+ratios to Conv2D, with their geometric means. Target: PConv2D / Conv2D <= 1.15.
+
+Run: ``python benchmarks/bench_pconv.py [--repeats 15] [--batch 32] [--min-ms 20]
+[--clock wall|cpu] [--layers conv1 conv2 ...]`` (about a minute on an idle 2-core CPU).
+TensorFlow backend only. Not a test: timings depend on the machine and on what else runs
+on it (on a shared machine, ``--clock cpu`` is steadier).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras  # noqa: E402
+from course_lib.layers import PConv2D, SourcePConv2D  # noqa: E402
+from course_lib.models import build_pconv_unet  # noqa: E402
+
+
+def pconv_layer_specs():
+    """(name, (H, W, C_in), mask channels, filters, strides) of every PConv2D in the U-Net."""
+    model = build_pconv_unet()
+    specs = []
+    for layer in model.layers:
+        if isinstance(layer, PConv2D):
+            features, mask = layer.input
+            specs.append((layer.name, tuple(features.shape[1:]), mask.shape[-1],
+                          layer.filters, layer.strides))
+    return specs
+
+
+def random_mask(rng, batch, height, width, channels):
+    """Binary float32 mask (batch, H, W, channels) with ~30% holes in blobs, plus one
+    all-hole image so that some windows see no valid pixel."""
+    coarse = rng.random((batch, max(height // 4, 1), max(width // 4, 1), 1)) > 0.3
+    mask = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2)[:, :height, :width]
+    mask = np.pad(mask, ((0, 0), (0, height - mask.shape[1]), (0, width - mask.shape[2]), (0, 0)))
+    mask[0] = False
+    return np.repeat(mask, channels, axis=-1).astype("float32")
+
+
+def make_step(layer, inputs, upstream):
+    """A function running forward + the gradient w.r.t. ``layer.kernel`` as one tf.function.
+
+    The outputs are returned too: otherwise TensorFlow would prune the forward convolution
+    (the kernel gradient of a convolution does not need its output). The tensors are
+    passed as arguments, so that nothing is constant-folded.
+    """
+
+    @tf.function(jit_compile=False)
+    def step(inputs, upstream):
+        with tf.GradientTape() as tape:
+            outputs = layer(inputs)
+            features = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        return outputs, tape.gradient(features, layer.kernel, output_gradients=upstream)
+
+    return lambda: step(inputs, upstream)
+
+
+def time_steps(steps, repeats, min_ms, clock=time.perf_counter):
+    """Median milliseconds per call of each step, interleaved over ``repeats`` rounds.
+
+    ``clock``: ``time.perf_counter`` (wall clock) or ``time.process_time`` (CPU time of
+    all this process's threads: steadier when other programs share the CPU).
+    """
+    for step in steps.values():  # trace and warm up
+        step()
+        step()
+    inner = {}
+    for key, step in steps.items():  # calls per sample so that a sample lasts >= min_ms
+        t0 = clock()
+        step()
+        inner[key] = max(1, math.ceil(min_ms / 1000 / max(clock() - t0, 1e-6)))
+    samples = {key: [] for key in steps}
+    keys = list(steps)
+    for r in range(repeats):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            t0 = clock()
+            for _ in range(inner[key]):
+                steps[key]()
+            samples[key].append((clock() - t0) * 1000 / inner[key])
+    return {key: statistics.median(v) for key, v in samples.items()}
+
+
+def bench_layer(spec, batch, repeats, min_ms, rng, clock=time.perf_counter):
+    """Median ms of Conv2D, PConv2D, SourcePConv2D at one layer's shapes."""
+    _, (height, width, channels), mask_channels, filters, strides = spec
+    x = tf.constant(rng.random((batch, height, width, channels), dtype="float32"))
+    mask = tf.constant(random_mask(rng, batch, height, width, mask_channels))
+    source_mask = tf.constant(random_mask(rng, batch, height, width, channels))
+    kwargs = dict(filters=filters, kernel_size=3, strides=strides, padding="same")
+    layers = {
+        "conv": (keras.layers.Conv2D(**kwargs), x),
+        "pconv": (PConv2D(**kwargs), [x, mask]),
+        "source": (SourcePConv2D(**kwargs), [x, source_mask]),
+    }
+    steps = {}
+    for key, (layer, inputs) in layers.items():
+        outputs = layer(inputs)  # builds the layer
+        features = outputs[0] if isinstance(outputs, list) else outputs
+        upstream = tf.constant(rng.standard_normal(features.shape, dtype="float32"))
+        steps[key] = make_step(layer, inputs, upstream)
+    return time_steps(steps, repeats, min_ms, clock)
+
+
+def geometric_mean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=15, help="timed samples per layer kind")
+    parser.add_argument("--min-ms", type=float, default=20.0, help="shortest timed sample")
+    parser.add_argument("--layers", nargs="*", help="only these layer names (conv1 ...)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: elapsed time; cpu: CPU time of this process (all threads), "
+                             "steadier on a shared machine")
+    args = parser.parse_args(argv)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    specs = [s for s in pconv_layer_specs() if not args.layers or s[0] in args.layers]
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, batch {args.batch}, "
+          f"median of {args.repeats}, {args.clock} clock, forward + d/d kernel, "
+          f"tf.function without XLA, {os.cpu_count()} CPUs\n")
+    header = (f"{'layer':<15}{'input':>14}{'mask':>5}{'out':>5}{'s':>3}"
+              f"{'conv ms':>10}{'pconv ms':>10}{'ratio':>7}{'source ms':>11}{'ratio':>7}")
+    print(header)
+    print("-" * len(header))
+    ratios, source_ratios = [], []
+    for spec in specs:
+        name, shape, mask_channels, filters, strides = spec
+        ms = bench_layer(spec, args.batch, args.repeats, args.min_ms, rng, clock)
+        ratios.append(ms["pconv"] / ms["conv"])
+        source_ratios.append(ms["source"] / ms["conv"])
+        print(f"{name:<15}{'x'.join(map(str, shape)):>14}{mask_channels:>5}{filters:>5}"
+              f"{strides[0]:>3}{ms['conv']:>10.2f}{ms['pconv']:>10.2f}{ratios[-1]:>7.2f}"
+              f"{ms['source']:>11.2f}{source_ratios[-1]:>7.2f}", flush=True)
+    print("-" * len(header))
+    print(f"geometric mean  PConv2D / Conv2D = {geometric_mean(ratios):.3f}   "
+          f"SourcePConv2D / Conv2D = {geometric_mean(source_ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()

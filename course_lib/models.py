@@ -1,0 +1,225 @@
+"""The course's two inpainting networks, layer by layer as in the source, and their inputs.
+
+* ``"vanilla"`` -- :func:`build_vanilla_unet`: a plain U-Net that sees the image with its
+  holes painted white, and must guess which pixels are holes.
+* ``"pconv"`` -- :func:`build_pconv_unet`: a U-Net of partial convolutions that also gets
+  the mask, and never looks at hole pixels.
+
+Both output images float32 in [0, 1] (a sigmoid; float32 also under mixed precision),
+shape (N, H, W, 3), with H and W multiples of 16 (four halvings). :func:`prepare_inputs`
+turns images and masks into what each network takes. Mask convention: float, 1 = valid
+pixel, 0 = hole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import keras
+from keras import layers
+from keras import ops
+
+from course_lib.layers import BroadcastMask, PConv2D, SourcePConv2D
+
+__all__ = [
+    "MODEL_NAMES",
+    "build_model",
+    "build_pconv_unet",
+    "build_vanilla_unet",
+    "prepare_inputs",
+]
+
+#: The names :func:`build_model` and :func:`prepare_inputs` accept.
+MODEL_NAMES = ("vanilla", "pconv")
+
+#: Filters of the vanilla U-Net's encoder levels (the decoder mirrors them) and bottleneck.
+VANILLA_FILTERS = (32, 64, 128, 256)
+VANILLA_BOTTLENECK = 512
+
+#: The PConv U-Net's decoder blocks: (filters of the first, of the second PConv2D).
+PCONV_DECODER_FILTERS = ((256, 128), (128, 64), (64, 32), (32, 3))
+
+
+def _check_input_shape(input_shape, model):
+    """``(H, W, 3)`` with H, W multiples of 16 -> a tuple of ints, else ValueError."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or shape[-1] != 3 or any(s is None or s <= 0 or s % 16 for s in shape[:2]):
+        raise ValueError(
+            f"{model} needs input_shape=(H, W, 3) with H and W multiples of 16 (four 2x "
+            f"downsamplings), got {input_shape!r}; e.g. input_shape=(32, 32, 3)."
+        )
+    return shape
+
+
+def _conv_relu(filters):
+    return layers.Conv2D(filters, 3, padding="same", activation="relu")
+
+
+def _output_layer():
+    """Conv2D(3, 3, sigmoid): images in [0, 1]. Computed in float32 even under mixed
+    precision (Keras's advice for the last layer), so outputs and losses stay float32."""
+    return layers.Conv2D(3, 3, padding="same", activation="sigmoid", name="output", dtype="float32")
+
+
+def build_vanilla_unet(input_shape=(32, 32, 3)):
+    """The source's plain U-Net: 7,760,931 parameters for 32x32 RGB images.
+
+    Input: the masked image (N, H, W, 3) float32 in [0, 1], holes painted white (see
+    :func:`prepare_inputs`). Output: the inpainted image (N, H, W, 3) in [0, 1].
+
+    Encoder: 4 levels of [Conv2D(f, 3, relu) x 2, MaxPooling2D(2)], f = 32, 64, 128, 256;
+    bottleneck: Conv2D(512, 3, relu) x 2; decoder: 4 levels of [Conv2DTranspose(f, 2,
+    strides=2), concatenate with the encoder level's last conv output, Conv2D(f, 3, relu)
+    x 2], f = 256, 128, 64, 32; output: Conv2D(3, 3, sigmoid). All 'same' padding.
+
+    The network has no idea where the holes are except from their white colour: it must
+    both find and fill them.
+    """
+    shape = _check_input_shape(input_shape, "build_vanilla_unet")
+    inputs = keras.Input(shape, name="masked_image")
+    x, skips = inputs, []
+    for f in VANILLA_FILTERS:
+        x = _conv_relu(f)(_conv_relu(f)(x))
+        skips.append(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = _conv_relu(VANILLA_BOTTLENECK)(_conv_relu(VANILLA_BOTTLENECK)(x))
+    for f, skip in zip(reversed(VANILLA_FILTERS), reversed(skips)):
+        x = layers.Conv2DTranspose(f, 2, strides=2, padding="same")(x)
+        x = layers.Concatenate()([x, skip])
+        x = _conv_relu(f)(_conv_relu(f)(x))
+    outputs = _output_layer()(x)
+    return keras.Model(inputs, outputs, name="vanilla_unet")
+
+
+def build_pconv_unet(input_shape=(32, 32, 3), *, pconv_layer=PConv2D):
+    """The source's partial-convolution U-Net: 859,863 parameters, all trainable.
+
+    Inputs: ``(masked image, mask)``, the image (N, H, W, 3) float32 in [0, 1] with holes
+    at 0 and the mask (N, H, W, 1), 1 = valid (see :func:`prepare_inputs`; a list works
+    too). Output: the inpainted image (N, H, W, 3) in [0, 1].
+
+    Encoder, 4 blocks: PConv2D(32, 3) -> relu, PConv2D(32, 3, strides=2) -> relu (layers
+    ``conv1`` ... ``conv8``). The source passed 32, 64, 128, 256 to its encoder blocks but
+    the blocks ignored the argument: every encoder layer has 32 filters. Decoder, 4 blocks
+    with (f1, f2) = (256, 128), (128, 64), (64, 32), (32, 3): UpSampling2D(2) of features and
+    mask, concatenate [skip, upsampled] (features and masks alike), PConv2D(f1, 3) -> relu,
+    PConv2D(f2, 3) -> relu; the skips are the first PConv of each encoder block (``conv7``,
+    ``conv5``, ``conv3``, ``conv1``), the layers ``conv9`` ... ``conv15`` and
+    ``decoder_output``. Then Conv2D(3, 3, sigmoid).
+
+    Masks in the decoder: our :class:`PConv2D` returns a one-channel mask, but the
+    concatenated features have C_skip + C_up channels. Each mask is repeated over its
+    features' channels (:class:`BroadcastMask`) before the concatenation, so the next
+    layer counts valid *values* exactly as in the formula. (Its cost is small: the
+    repeated mask is the size of the features it masks.)
+
+    Parameter count -- why the source reported 1,718,679 and this model has 859,863:
+    the 16 image kernels hold 858,816 weights, the biases 963 and the final Conv2D 84,
+    in all 859,863. The source's layer also kept, in every PConv layer, an all-ones mask
+    kernel of the same shape as its image kernel, tracked as a (trainable!) weight:
+    another 858,816, and 859,863 + 858,816 = 1,718,679. Build with
+    ``pconv_layer=SourcePConv2D`` to get the source's model (it takes a 3-channel mask).
+
+    Args:
+        input_shape: (H, W, 3), H and W multiples of 16.
+        pconv_layer: the partial-convolution class, :class:`PConv2D` or
+            :class:`SourcePConv2D` (which takes and returns masks with one channel per
+            feature channel, so the model's mask input then has 3 channels).
+    """
+    shape = _check_input_shape(input_shape, "build_pconv_unet")
+    source_style = isinstance(pconv_layer, type) and issubclass(pconv_layer, SourcePConv2D)
+    mask_channels = shape[-1] if source_style else 1
+    image = keras.Input(shape, name="masked_image")
+    mask = keras.Input((*shape[:2], mask_channels), name="mask")
+
+    def pconv_relu(filters, strides, name, x, m):
+        x, m = pconv_layer(filters, 3, strides=strides, padding="same", name=name)([x, m])
+        return layers.ReLU()(x), m
+
+    x, m, skips = image, mask, []
+    for block in range(4):
+        skip_x, skip_m = pconv_relu(32, 1, f"conv{2 * block + 1}", x, m)
+        x, m = pconv_relu(32, 2, f"conv{2 * block + 2}", skip_x, skip_m)
+        skips.append((skip_x, skip_m))
+
+    names = iter([f"conv{i}" for i in range(9, 16)] + ["decoder_output"])
+    for (f1, f2), (skip_x, skip_m) in zip(PCONV_DECODER_FILTERS, reversed(skips)):
+        up_x, up_m = layers.UpSampling2D(2)(x), layers.UpSampling2D(2)(m)
+        x = layers.Concatenate()([skip_x, up_x])
+        m = layers.Concatenate()(
+            [BroadcastMask()([skip_m, skip_x]), BroadcastMask()([up_m, up_x])]
+        )
+        x, m = pconv_relu(f1, 1, next(names), x, m)
+        x, m = pconv_relu(f2, 1, next(names), x, m)
+    outputs = _output_layer()(x)
+    return keras.Model([image, mask], outputs, name="pconv_unet")
+
+
+def _check_name(name):
+    if name not in MODEL_NAMES:
+        raise ValueError(f"Unknown model {name!r}: choose one of {MODEL_NAMES}.")
+
+
+def build_model(name, input_shape=(32, 32, 3)):
+    """A fresh, uncompiled model by name: ``"vanilla"`` or ``"pconv"`` (see :data:`MODEL_NAMES`)."""
+    _check_name(name)
+    if name == "vanilla":
+        return build_vanilla_unet(input_shape)
+    return build_pconv_unet(input_shape)
+
+
+def _validate_numpy(images, masks):
+    """Float32 copies of NumPy ``images``/``masks`` after checking shapes and values."""
+    images = np.asarray(images, dtype="float32")
+    masks = np.asarray(masks, dtype="float32")
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(
+            f"images must be (N, H, W, 3) floats in [0, 1], got shape {images.shape}; "
+            "add a batch axis with images[None] for a single image."
+        )
+    if masks.shape != images.shape[:3] + (1,):
+        raise ValueError(
+            f"masks must be (N, H, W, 1) matching images {images.shape}, got {masks.shape}; "
+            "add the channel axis with masks[..., None] or keep one mask per image."
+        )
+    if not np.isin(masks, (0.0, 1.0)).all():
+        raise ValueError(
+            "masks must hold only 0 (hole) and 1 (valid); binarise them first, "
+            "e.g. (masks > 0.5).astype('float32')."
+        )
+    if images.size and (images.min() < 0.0 or images.max() > 1.0):
+        raise ValueError(
+            f"images must be floats in [0, 1], got values in [{images.min()}, {images.max()}]; "
+            "convert uint8 images with course_lib.data.images_to_float (x / 255)."
+        )
+    return images, masks
+
+
+def prepare_inputs(name, images, masks):
+    """What model ``name`` takes, from clean images and their masks.
+
+    Args:
+        name: ``"vanilla"`` or ``"pconv"``.
+        images: (N, H, W, 3) float in [0, 1] -- NumPy arrays or tensors (also inside a
+            ``tf.data`` map function).
+        masks: (N, H, W, 1) float, 1 = valid, 0 = hole.
+
+    Returns:
+        ``"vanilla"``: the masked image ``images * masks + (1 - masks)``, (N, H, W, 3):
+        holes are painted white (1.0), as in the source, which drew white strokes with
+        OpenCV onto the image. ``"pconv"``: the pair ``(images * masks, masks)``: holes
+        at 0, plus the mask itself (a tuple, which ``model(...)``, ``model.fit`` and
+        ``tf.data`` all accept). Float32; NumPy in, NumPy out.
+
+    NumPy inputs (or lists) are checked -- shapes, masks binary, images in [0, 1] -- and
+    raise ValueError; tensors are only cast to float32 (no checks inside a graph).
+    """
+    _check_name(name)
+    if ops.is_tensor(images) or ops.is_tensor(masks):
+        images, masks = ops.cast(images, "float32"), ops.cast(masks, "float32")
+    else:
+        images, masks = _validate_numpy(images, masks)
+    known = images * masks
+    if name == "vanilla":
+        return known + (1.0 - masks)
+    return known, masks  # a tuple: in tf.data a list would be stacked into one tensor
