@@ -16,4 +16,9 @@ Modules, in the order an image travels through them: ``config``, ``data``, ``mas
 ``from course_lib import masks``.
 """
 
+import os as _os
+
+# Silence TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) unless the user chose a level.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 __version__ = "0.1.0"

@@ -13,12 +13,15 @@ pixel, 0 = hole.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 import keras
 from keras import layers
 from keras import ops
 
+from course_lib import config
 from course_lib.layers import BroadcastMask, PConv2D, SourcePConv2D
 
 __all__ = [
@@ -26,7 +29,9 @@ __all__ = [
     "build_model",
     "build_pconv_unet",
     "build_vanilla_unet",
+    "load_pretrained",
     "prepare_inputs",
+    "save_pretrained",
 ]
 
 #: The names :func:`build_model` and :func:`prepare_inputs` accept.
@@ -223,3 +228,58 @@ def prepare_inputs(name, images, masks):
     if name == "vanilla":
         return known + (1.0 - masks)
     return known, masks  # a tuple: in tf.data a list would be stacked into one tensor
+
+
+# ------------------------------------------------------------------------ pretrained weights
+
+#: Where the committed pretrained weights live (``<name>.npz``, float16).
+PRETRAINED_DIR = config.PACKAGE_DATA_DIR / "pretrained"
+
+
+def save_pretrained(model, name, path=None):
+    """Write ``model``'s weights compactly: float16, in ``model.weights`` order, compressed ``.npz``.
+
+    float16 halves the file (the vanilla U-Net's 7.8 M weights take about 14 MB); the
+    rounding changes outputs by far less than one 8-bit grey level (see
+    ``scripts/export_pretrained.py``, which measures it). Returns the path written
+    (default ``data/pretrained/<name>.npz``).
+    """
+    _check_name(name)
+    path = PRETRAINED_DIR / f"{name}.npz" if path is None else Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"w{i:03d}": np.asarray(w).astype(np.float16) for i, w in enumerate(model.get_weights())}
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_pretrained(name, path=None):
+    """The network ``name`` (``"vanilla"`` or ``"pconv"``) with the course's pretrained weights.
+
+    Returns a ready, uncompiled :class:`keras.Model` (float32 weights) built by
+    :func:`build_model`; feed it :func:`prepare_inputs`. How the weights were trained
+    (command, settings, wall time, hardware) is recorded in ``results/training/``.
+
+    Raises:
+        FileNotFoundError: the weights file is missing (a partial checkout, or a plain
+            ``pip install`` without the data files): it names the file and how to get it.
+        ValueError: the file does not fit the architecture (weights of another version).
+    """
+    _check_name(name)
+    path = PRETRAINED_DIR / f"{name}.npz" if path is None else Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No pretrained weights for {name!r} at {path}. They ship with the course repository "
+            "(data/pretrained/); clone it and `pip install -e .`, or train your own with "
+            f"`python -m course_lib train --model {name} --out DIR`."
+        )
+    model = build_model(name)
+    with np.load(path) as stored:
+        weights = [stored[f"w{i:03d}"] for i in range(len(stored.files))]
+    expected = [tuple(w.shape) for w in model.weights]
+    if [w.shape for w in weights] != expected:
+        raise ValueError(
+            f"{path} holds {len(weights)} arrays that do not match the {name!r} network's "
+            f"{len(expected)} weights; re-export them with scripts/export_pretrained.py."
+        )
+    model.set_weights([w.astype(np.float32) for w in weights])
+    return model

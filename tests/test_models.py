@@ -192,3 +192,28 @@ def test_prepare_inputs_rejects_bad_numpy_inputs(images, masks, match):
 def test_prepare_inputs_rejects_unknown_names():
     with pytest.raises(ValueError, match="pconv"):
         models.prepare_inputs("gan", np.zeros((1, 8, 8, 3)), np.ones((1, 8, 8, 1)))
+
+
+# --------------------------------------------------------------------------- pretrained weights
+
+
+def test_save_then_load_pretrained_round_trips_within_float16(tmp_path):
+    keras.utils.set_random_seed(3)
+    model = models.build_model("pconv")
+    path = models.save_pretrained(model, "pconv", tmp_path / "pconv.npz")
+    loaded = models.load_pretrained("pconv", path)
+    for original, restored in zip(model.get_weights(), loaded.get_weights()):
+        assert restored.dtype == np.float32
+        # float16 keeps 11 significant bits: relative error at most 2**-11
+        np.testing.assert_allclose(restored, original, rtol=2**-11, atol=1e-7)
+
+
+def test_load_pretrained_names_the_missing_file_and_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train --model vanilla"):
+        models.load_pretrained("vanilla", tmp_path / "nothing.npz")
+
+
+def test_load_pretrained_refuses_weights_of_another_architecture(tmp_path):
+    path = models.save_pretrained(models.build_model("pconv"), "pconv", tmp_path / "pconv.npz")
+    with pytest.raises(ValueError, match="do not match"):
+        models.load_pretrained("vanilla", path)

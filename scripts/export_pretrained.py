@@ -1,0 +1,67 @@
+"""Export a finished training run as the course's pretrained weights.
+
+    .venv/bin/python scripts/export_pretrained.py --model pconv --run build/runs/pconv
+
+Reads ``<run>/best.keras``, writes ``data/pretrained/<model>.npz`` (float16, see
+``course_lib.models.save_pretrained``) and copies the run's record (``run.json``: command,
+settings, wall time, hardware; ``log.csv``: per-epoch metrics) to ``results/training/<model>/``.
+It also measures what the float16 rounding costs: the largest change of any output pixel and
+the PSNR between the float32 and float16 models' outputs on 256 test images, written to
+``results/training/<model>/export.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from course_lib import config, data, masks, metrics, models
+
+
+def rounding_effect(model32, model16, name, n_images=256):
+    """How far the float16-weight model's outputs are from the float32 model's."""
+    (_, _), (images, _) = data.load_cifar10(n_train=10, n_test=n_images, seed=1)
+    images = data.images_to_float(images)
+    hole_masks = masks.make_masks("mixed", n_images, seed=1)
+    inputs = models.prepare_inputs(name, images, hole_masks)
+    out32 = np.clip(model32.predict(inputs, verbose=0), 0, 1)
+    out16 = np.clip(model16.predict(inputs, verbose=0), 0, 1)
+    return {
+        "n_images": n_images,
+        "max_abs_output_change": float(np.abs(out32 - out16).max()),
+        "max_abs_output_change_in_grey_levels": float(np.abs(out32 - out16).max() * 255),
+        "mean_psnr_float16_vs_float32_db": float(np.mean(metrics.psnr(out32, out16))),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=models.MODEL_NAMES, required=True)
+    parser.add_argument("--run", type=Path, required=True, help="the training run's --out folder")
+    args = parser.parse_args()
+
+    model32 = keras.saving.load_model(args.run / "best.keras", compile=False)
+    weights_path = models.save_pretrained(model32, args.model)
+    model16 = models.load_pretrained(args.model)
+
+    record_dir = config.REPO_ROOT / "results" / "training" / args.model
+    record_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("run.json", "log.csv"):
+        shutil.copy2(args.run / name, record_dir / name)
+    export = {
+        "weights": str(weights_path.relative_to(config.REPO_ROOT)),
+        "size_bytes": weights_path.stat().st_size,
+        "n_parameters": int(model32.count_params()),
+        "float16_rounding": rounding_effect(model32, model16, args.model),
+    }
+    (record_dir / "export.json").write_text(json.dumps(export, indent=2) + "\n")
+    print(json.dumps(export, indent=2))
+
+
+if __name__ == "__main__":
+    main()
