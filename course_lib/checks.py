@@ -1,0 +1,833 @@
+"""Immediate feedback for the notebooks' exercises (cs231n style).
+
+Each ``check_*`` function takes the student's function, runs it on a few fixed inputs and
+compares the answer with an independent reference written here in plain NumPy.  It prints
+one line and returns:
+
+* ``True``  -- "✓ correct";
+* ``False`` -- "✗ <what is wrong>": a hint when the answer matches a common mistake, else
+  the wrong shape or the :func:`rel_error` of the answer;
+* ``None``  -- "… not attempted yet" (the student's function still returns ``None``).
+
+A check never raises, whatever the student's code does, so a notebook with unsolved
+exercises still runs top to bottom (in CI, too).
+
+Conventions as everywhere in course_lib: images float in [0, 1], masks 1 = valid, 0 = hole.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+CORRECT = "✓ correct"
+NOT_ATTEMPTED = "… not attempted yet: fill in the code between the markers"
+
+
+def rel_error(x, y) -> float:
+    """The largest relative error between ``x`` and ``y``, elementwise: max |x-y| / max(1e-8, |x|+|y|).
+
+    About 1e-7 or less means "equal up to float32 round-off"; 1e-2 or more means a real
+    difference.  ``x`` and ``y`` must broadcast to one shape.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+# --------------------------------------------------------------------------------------
+# The machinery shared by the checks.
+# --------------------------------------------------------------------------------------
+
+def _say(ok: bool | None, message: str) -> bool | None:
+    print(message)
+    return ok
+
+
+def _run_check(
+    student_fn: Callable,
+    cases: Sequence[tuple],
+    reference: Callable,
+    *,
+    tol: float = 1e-5,
+    mistakes: Sequence[tuple[Callable, str]] = (),
+) -> bool | None:
+    """Call ``student_fn(*case)`` and ``reference(*case)`` for every case and compare.
+
+    ``mistakes`` holds ``(wrong_reference, hint)`` pairs: when the student's answer matches
+    a known wrong answer, the hint says which mistake it is.
+    """
+    if not callable(student_fn):
+        return _say(False, f"✗ expected a function, got {type(student_fn).__name__}: pass the function itself, "
+                           "without calling it (check(my_fn), not check(my_fn()))")
+    for i, case in enumerate(cases):
+        args = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case)
+        try:
+            with np.errstate(divide="ignore", invalid="ignore"):  # a missing guard shows up as inf/nan below
+                answer = student_fn(*args)
+        except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
+            return _say(False, f"✗ your function raised {type(err).__name__}: {err}")
+        if answer is None:
+            if i == 0:
+                return _say(None, NOT_ATTEMPTED)
+            return _say(False, f"✗ your function returned None for test case {i + 1}: every path must return a value")
+        expected = np.asarray(reference(*case), dtype=np.float64)
+        try:
+            got = np.asarray(answer, dtype=np.float64)
+        except (TypeError, ValueError):
+            return _say(False, f"✗ your function returned {type(answer).__name__}, which is not a number or an array")
+        if not _matches(got, expected, tol):
+            for wrong, hint in mistakes:
+                with np.errstate(all="ignore"):
+                    wrong_answer = np.asarray(wrong(*case), dtype=np.float64)
+                if _matches(got, wrong_answer, tol):
+                    return _say(False, f"✗ {hint}")
+            if got.shape != expected.shape:
+                return _say(False, f"✗ wrong shape: got {got.shape}, expected {expected.shape}")
+            if not np.array_equal(np.isfinite(got), np.isfinite(expected)):
+                return _say(False, "✗ your answer has inf or nan where the expected answer does not "
+                                   "(a division by zero?)")
+            err = rel_error(np.nan_to_num(got), np.nan_to_num(expected))
+            return _say(False, f"✗ wrong values in test case {i + 1}: rel_error = {err:.1e} (should be < {tol:.0e})")
+    return _say(True, CORRECT)
+
+
+def _matches(got: np.ndarray, expected: np.ndarray, tol: float) -> bool:
+    """Same shape, inf/nan in the same places, and equal up to ``tol``.
+
+    Equal means rel_error < tol, or (for values near zero, where a relative error says little)
+    an absolute difference below tol times the largest expected magnitude.
+    """
+    if got.shape != expected.shape:
+        return False
+    finite = np.isfinite(expected)
+    if not np.array_equal(np.isfinite(got), finite) or not np.array_equal(got[~finite], expected[~finite]):
+        return False
+    got, expected = got[finite], expected[finite]
+    if got.size == 0:
+        return True
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    return rel_error(got, expected) < tol or float(np.max(np.abs(got - expected))) < tol * scale
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _random_masks(n: int, size: int, seed: int) -> np.ndarray:
+    """Float32 (n, size, size, 1) masks, 1 = valid, with holes of different sizes (one mask has none)."""
+    rng = _rng(seed)
+    masks = np.ones((n, size, size, 1), np.float32)
+    for i in range(1, n):
+        masks[i, ..., 0] = (rng.random((size, size)) > 0.1 * i).astype(np.float32)
+    return masks
+
+
+def _random_images(n: int, size: int, seed: int) -> np.ndarray:
+    return _rng(seed).random((n, size, size, 3)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 00: setup and data.
+# --------------------------------------------------------------------------------------
+
+def _hole_ratio_reference(masks):
+    masks = np.asarray(masks, np.float64)
+    return (masks == 0).reshape(len(masks), -1).mean(axis=1)
+
+
+def check_hole_ratio(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(masks) -> (N,)`` the fraction of hole pixels (value 0) of each mask (N, H, W, 1)."""
+    cases = [(_random_masks(4, 8, seed=1),), (_random_masks(6, 32, seed=2),)]
+    mistakes = [
+        (lambda m: 1.0 - _hole_ratio_reference(m), "you computed the fraction of VALID pixels: in course_lib 1 = valid, "
+                                                   "0 = hole, so count the zeros"),
+        (lambda m: _hole_ratio_reference(m).mean(), "you returned one number for the whole batch: return one ratio "
+                                                    "per mask, shape (N,) (average over axes 1, 2, 3 only)"),
+    ]
+    return _run_check(student_fn, cases, _hole_ratio_reference, mistakes=mistakes)
+
+
+def _masked_images_reference(images, masks):
+    return np.asarray(images, np.float64) * np.asarray(masks, np.float64)
+
+
+def check_masked_images(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(images (N,H,W,3), masks (N,H,W,1)) -> (N,H,W,3)``: holes set to 0 (black), rest unchanged."""
+    cases = [(_random_images(3, 8, seed=3), _random_masks(3, 8, seed=4))]
+    mistakes = [
+        (lambda x, m: np.asarray(x, np.float64) * (1.0 - np.asarray(m, np.float64)),
+         "you kept the holes and blacked out the valid pixels: multiply by the mask itself (1 = valid)"),
+    ]
+    return _run_check(student_fn, cases, _masked_images_reference, mistakes=mistakes)
+
+
+def _opencv_mask_reference(cv_mask):
+    return (np.asarray(cv_mask) == 0).astype(np.float32)[..., None]
+
+
+def check_opencv_mask_to_course(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(cv_mask uint8 (H,W), 255 = hole, 0 = valid) -> float32 (H,W,1), 1 = valid, 0 = hole``."""
+    rng = _rng(5)
+    cases = [((rng.random((8, 8)) < 0.3).astype(np.uint8) * 255,), ((rng.random((5, 7)) < 0.5).astype(np.uint8) * 255,)]
+    mistakes = [
+        (lambda c: (np.asarray(c) > 0).astype(np.float32)[..., None],
+         "you kept OpenCV's convention (nonzero = hole): invert it, so that holes become 0 and valid pixels 1"),
+        (lambda c: (np.asarray(c) == 0).astype(np.float32),
+         "values are right but the channel axis is missing: return shape (H, W, 1) (e.g. with [..., None])"),
+        (lambda c: (255 - np.asarray(c, np.float64))[..., None],
+         "values must be 0 and 1, not 0 and 255: divide by 255 or compare with 0"),
+    ]
+    return _run_check(student_fn, cases, _opencv_mask_reference, mistakes=mistakes)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 01: classical inpainting.
+# --------------------------------------------------------------------------------------
+
+def _laplacian_reference(u):
+    """5-point Laplacian with replicated borders, written as a plain loop over pixels."""
+    u = np.asarray(u, np.float64)
+    h, w = u.shape[:2]
+    out = np.zeros_like(u)
+    for i in range(h):
+        for j in range(w):
+            up, down = u[max(i - 1, 0), j], u[min(i + 1, h - 1), j]
+            left, right = u[i, max(j - 1, 0)], u[i, min(j + 1, w - 1)]
+            out[i, j] = up + down + left + right - 4.0 * u[i, j]
+    return out
+
+
+def check_laplacian(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(u (H,W) or (H,W,C)) -> same shape``: the 5-point Laplacian, borders replicated."""
+    rng = _rng(6)
+    cases = [(rng.random((6, 7)),), (rng.random((5, 5, 3)).astype(np.float32),)]
+
+    def zero_padded(u):
+        u = np.asarray(u, np.float64)
+        pad = [(1, 1), (1, 1)] + [(0, 0)] * (u.ndim - 2)
+        p = np.pad(u, pad)
+        return p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * u
+
+    def periodic(u):
+        u = np.asarray(u, np.float64)
+        return (np.roll(u, 1, 0) + np.roll(u, -1, 0) + np.roll(u, 1, 1) + np.roll(u, -1, 1) - 4 * u)
+
+    mistakes = [
+        (lambda u: -_laplacian_reference(u), "the sign is flipped: the Laplacian is (up + down + left + right) - 4·centre"),
+        (zero_padded, "the border is padded with zeros: replicate the border instead (np.pad(..., mode='edge'))"),
+        (periodic, "np.roll wraps around the image (periodic border): replicate the border instead "
+                   "(np.pad(..., mode='edge'))"),
+    ]
+    return _run_check(student_fn, cases, _laplacian_reference, mistakes=mistakes, tol=1e-6)
+
+
+def _diffusion_step_reference(u, mask, dt):
+    u = np.asarray(u, np.float64)
+    hole = 1.0 - np.asarray(mask, np.float64)
+    return u + dt * hole * _laplacian_reference(u)
+
+
+def check_diffusion_step(student_fn: Callable[[np.ndarray, np.ndarray, float], Any]) -> bool | None:
+    """Check ``student_fn(u (H,W,C), mask (H,W,1), dt) -> (H,W,C)``: u + dt·Δu in the holes, known pixels unchanged."""
+    rng = _rng(7)
+    cases = [
+        (rng.random((6, 6, 3)), _random_masks(2, 6, seed=8)[1], 0.25),
+        (rng.random((5, 7, 1)), (rng.random((5, 7, 1)) > 0.5).astype(np.float32), 0.1),
+    ]
+    mistakes = [
+        (lambda u, m, dt: np.asarray(u, np.float64) + dt * _laplacian_reference(u),
+         "the known pixels changed: apply the update only in the holes (multiply it by 1 - mask)"),
+        (lambda u, m, dt: np.asarray(u, np.float64) + dt * np.asarray(m, np.float64) * _laplacian_reference(u),
+         "you updated the valid pixels and froze the holes: multiply the update by (1 - mask), not by mask"),
+        (lambda u, m, dt: np.asarray(u, np.float64) - dt * (1.0 - np.asarray(m, np.float64)) * _laplacian_reference(u),
+         "wrong sign: the heat equation is du/dt = +Δu, so u ← u + dt·Δu"),
+        (lambda u, m, dt: np.asarray(u, np.float64) + (1.0 - np.asarray(m, np.float64)) * _laplacian_reference(u),
+         "you forgot to multiply the Laplacian by dt"),
+    ]
+    return _run_check(student_fn, cases, _diffusion_step_reference, mistakes=mistakes, tol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 02: measuring inpainting.
+# --------------------------------------------------------------------------------------
+
+def _psnr_reference(y_true, y_pred):
+    err = (np.asarray(y_true, np.float64) - np.asarray(y_pred, np.float64)) ** 2
+    mse = err.reshape(len(err), -1).mean(axis=1)
+    return 10.0 * np.log10(1.0 / mse)
+
+
+def _psnr_cases(seed: int):
+    rng = _rng(seed)
+    y = _random_images(4, 8, seed=seed)
+    noise = rng.normal(0.0, 1.0, y.shape) * np.array([0.01, 0.03, 0.1, 0.2]).reshape(4, 1, 1, 1)
+    return y, np.clip(y + noise, 0.0, 1.0).astype(np.float32)
+
+
+def check_psnr(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(y_true, y_pred) -> (N,)``: PSNR in dB of each image pair (N,H,W,3), data range 1."""
+    cases = [_psnr_cases(9), _psnr_cases(10)]
+    mistakes = [
+        (lambda a, b: 20.0 * np.log10(1.0 / _mse(a, b)), "use 10·log10(MAX²/MSE) (or 20·log10(MAX/√MSE)): you "
+                                                         "used 20·log10 with the MSE, which is already squared"),
+        (lambda a, b: 10.0 * np.log10(255.0 ** 2 / _mse(a, b)), "MAX is 1.0 here (images are floats in [0, 1]), not 255"),
+        (lambda a, b: _psnr_reference(a, b).mean(), "return one PSNR per image, shape (N,): average the squared "
+                                                    "error over axes 1, 2, 3 only"),
+        (lambda a, b: 10.0 * np.log10(1.0 / _mse(a, b).mean()) * np.ones(len(a)),
+         "return one PSNR per image: average the squared error over axes 1, 2, 3 only"),
+    ]
+    return _run_check(student_fn, cases, _psnr_reference, mistakes=mistakes)
+
+
+def _mse(a, b):
+    err = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    return err.reshape(len(err), -1).mean(axis=1)
+
+
+def _hole_psnr_reference(y_true, y_pred, mask):
+    hole = np.broadcast_to(1.0 - np.asarray(mask, np.float64), np.shape(y_true))
+    err = (np.asarray(y_true, np.float64) - np.asarray(y_pred, np.float64)) ** 2 * hole
+    n = len(err)
+    mse = err.reshape(n, -1).sum(axis=1) / hole.reshape(n, -1).sum(axis=1)
+    return 10.0 * np.log10(1.0 / mse)
+
+
+def _hole_psnr_cases(seed: int):
+    y, pred = _psnr_cases(seed)
+    masks = _random_masks(5, 8, seed=seed)[1:]  # every mask has a hole
+    # Known pixels copied from the ground truth, as an inpainting method returns them.
+    pred = (masks * y + (1 - masks) * pred).astype(np.float32)
+    return y, pred, masks
+
+
+def check_hole_psnr(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(y_true, y_pred, mask) -> (N,)``: PSNR over the hole pixels only (mask 1 = valid, 0 = hole)."""
+    cases = [_hole_psnr_cases(11), _hole_psnr_cases(12)]
+
+    def over_valid(a, b, m):
+        return _hole_psnr_reference(a, b, 1.0 - np.asarray(m, np.float64))
+
+    def whole_image(a, b, m):
+        return _psnr_reference(a, b)
+
+    def divided_by_pixels_not_values(a, b, m):
+        hole = 1.0 - np.asarray(m, np.float64)
+        err = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2 * hole
+        n = len(err)
+        return 10.0 * np.log10(hole.reshape(n, -1).sum(axis=1) / err.reshape(n, -1).sum(axis=1))
+
+    mistakes = [
+        (whole_image, "this is the whole-image PSNR: average the squared error over the hole pixels only"),
+        (over_valid, "you measured the VALID pixels (mask == 1): the hole is where mask == 0, use 1 - mask"),
+        (divided_by_pixels_not_values,
+         "the mean divides by the number of hole PIXELS but sums over 3 channels: divide by the number of hole "
+         "values (hole pixels × 3), e.g. by broadcasting the mask to the image's shape first"),
+    ]
+    return _run_check(student_fn, cases, _hole_psnr_reference, mistakes=mistakes)
+
+
+SSIM_C1 = 0.01 ** 2
+SSIM_C2 = 0.03 ** 2
+
+
+def _global_ssim_reference(x, y):
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    mx, my = x.mean(), y.mean()
+    vx, vy = x.var(), y.var()
+    cov = ((x - mx) * (y - my)).mean()
+    return ((2 * mx * my + SSIM_C1) * (2 * cov + SSIM_C2)) / ((mx ** 2 + my ** 2 + SSIM_C1) * (vx + vy + SSIM_C2))
+
+
+def check_global_ssim(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(x (H,W), y (H,W)) -> float``: SSIM with one window covering the whole image.
+
+    Uses means, (population) variances and covariance over all pixels, C1 = 0.01², C2 = 0.03².
+    """
+    rng = _rng(13)
+    x = rng.random((16, 16))
+    cases = [(x, x), (x, np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)), (x, 0.5 * x + 0.2), (x, 1.0 - x)]
+    mistakes = [
+        (lambda a, b: ((2 * np.mean(a) * np.mean(b) + SSIM_C1) / (np.mean(a) ** 2 + np.mean(b) ** 2 + SSIM_C1)),
+         "this is only the luminance term l(x, y): multiply by the contrast-structure term "
+         "(2σxy + C2) / (σx² + σy² + C2)"),
+        (lambda a, b: ((2 * np.mean(a) * np.mean(b)) * (2 * np.mean((a - a.mean()) * (b - b.mean()))))
+         / ((np.mean(a) ** 2 + np.mean(b) ** 2) * (np.var(a) + np.var(b))),
+         "you left out the constants C1 = 0.01² and C2 = 0.03² (they keep the ratio stable when the means or "
+         "variances are near zero)"),
+    ]
+    return _run_check(student_fn, cases, _global_ssim_reference, mistakes=mistakes, tol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 03: partial convolution.
+# --------------------------------------------------------------------------------------
+
+def _window_cases(seed: int):
+    """Mask windows (k, k, C_in): fully valid, fully hole, and partly valid."""
+    rng = _rng(seed)
+    full = np.ones((3, 3, 4), np.float32)
+    empty = np.zeros((3, 3, 4), np.float32)
+    partial = (rng.random((3, 3, 4)) > 0.6).astype(np.float32)
+    partial[1, 1, 0] = 1.0
+    single = np.zeros((5, 5, 1), np.float32)
+    single[4, 0, 0] = 1.0
+    channel = np.ones((3, 3, 2), np.float32)
+    channel[..., 1] = 0.0
+    return [(full,), (empty,), (partial,), (single,), (channel,)]
+
+
+def _mask_update_reference(m_window):
+    return np.float64(np.sum(m_window) > 0)
+
+
+def check_mask_update(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(m_window (k,k,C_in)) -> float``: m' = 1 if the window sees any valid value, else 0."""
+    mistakes = [
+        (lambda m: np.float64(np.all(np.asarray(m) > 0)),
+         "m' is 1 when the window sees AT LEAST ONE valid value (sum(M) > 0), not only when all are valid"),
+        (lambda m: np.float64(np.sum(m)), "return 0 or 1, not the number of valid values"),
+    ]
+    return _run_check(student_fn, _window_cases(14), _mask_update_reference, mistakes=mistakes)
+
+
+def _scaling_ratio_reference(m_window):
+    m = np.asarray(m_window, np.float64)
+    total = m.sum()
+    return np.float64(m.size / total if total > 0 else 0.0)
+
+
+def check_scaling_ratio(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(m_window (k,k,C_in)) -> float``: sum(1)/sum(M) over the k·k·C_in window, 0 if sum(M) = 0."""
+
+    def source_bug(m):
+        m = np.asarray(m, np.float64)
+        total = m.sum()
+        return np.float64(m.shape[0] * m.shape[1] / total if total > 0 else 0.0)
+
+    def inverted(m):
+        m = np.asarray(m, np.float64)
+        return np.float64(m.sum() / m.size)
+
+    mistakes = [
+        (source_bug, "you divided k·k by sum(M): sum(1) counts every value of the window, k·k·C_in (this is "
+                     "exactly the source's bug 1)"),
+        (inverted, "the ratio is upside down: sum(1) / sum(M), which is ≥ 1"),
+    ]
+
+    return _run_check(student_fn, _window_cases(15), _scaling_ratio_reference, mistakes=mistakes)
+
+
+def _pconv_window_reference(x_window, m_window, kernel, bias):
+    x = np.asarray(x_window, np.float64)
+    m = np.asarray(m_window, np.float64)
+    w = np.asarray(kernel, np.float64)
+    b = np.asarray(bias, np.float64)
+    total = m.sum()
+    if total == 0:
+        return np.zeros_like(b)
+    out = np.zeros_like(b)
+    for c_out in range(w.shape[-1]):
+        out[c_out] = np.sum(w[..., c_out] * x * m) * (m.size / total) + b[c_out]
+    return out
+
+
+def check_pconv_window(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(x_window (k,k,C_in), m_window (k,k,C_in), kernel (k,k,C_in,C_out), bias (C_out,)) -> (C_out,)``.
+
+    One output pixel of a partial convolution: Wᵀ(X⊙M)·sum(1)/sum(M) + b if sum(M) > 0, else 0.
+    """
+    rng = _rng(16)
+    cases = []
+    for (m,) in _window_cases(17):
+        k, _, c_in = m.shape
+        x = rng.random(m.shape).astype(np.float32)
+        cases.append((x, m, rng.normal(0, 0.5, (k, k, c_in, 3)).astype(np.float32),
+                      rng.normal(0, 0.5, 3).astype(np.float32)))
+
+    def bias_in_holes(x, m, w, b):
+        total = np.sum(m)
+        if total == 0:
+            return np.asarray(b, np.float64)
+        return _pconv_window_reference(x, m, w, b)
+
+    def unscaled(x, m, w, b):
+        if np.sum(m) == 0:
+            return np.zeros(len(b))
+        return np.einsum("ijc,ijco->o", np.asarray(x, np.float64) * m, np.asarray(w, np.float64)) + b
+
+    def unmasked(x, m, w, b):
+        if np.sum(m) == 0:
+            return np.zeros(len(b))
+        s = np.asarray(m, np.float64).size / np.sum(m)
+        return np.einsum("ijc,ijco->o", np.asarray(x, np.float64), np.asarray(w, np.float64)) * s + b
+
+    def scaled_bias(x, m, w, b):
+        if np.sum(m) == 0:
+            return np.zeros(len(b))
+        s = np.asarray(m, np.float64).size / np.sum(m)
+        return (np.einsum("ijc,ijco->o", np.asarray(x, np.float64) * m, np.asarray(w, np.float64)) + b) * s
+
+    mistakes = [
+        (bias_in_holes, "a window with no valid value must output 0, not the bias (this is the source's bug 3)"),
+        (unscaled, "the sum is not rescaled: multiply Wᵀ(X⊙M) by sum(1)/sum(M)"),
+        (unmasked, "multiply the inputs by the mask (X⊙M) before the weighted sum, so holes contribute nothing"),
+        (scaled_bias, "only Wᵀ(X⊙M) is rescaled: add the bias after multiplying by sum(1)/sum(M)"),
+    ]
+    return _run_check(student_fn, cases, _pconv_window_reference, mistakes=mistakes)
+
+
+# --- notebooks 04-07 ---
+# Checks for the exercises of notebooks 04 (vanilla U-Net), 05 (PConv U-Net), 06 (comparison) and
+# 07 (beyond the source).  References are hand-computed formulas or plain loops, never course_lib code.
+
+def _check_number(answer, expected: float, mistakes: Sequence[tuple[float, str]] = (), *, tol: float = 1e-9,
+                  what: str = "your answer") -> bool | None:
+    """Compare one number with ``expected``; ``mistakes`` holds ``(wrong value, hint)`` pairs."""
+    if answer is None:
+        return _say(None, NOT_ATTEMPTED)
+    try:
+        got = float(answer)
+    except (TypeError, ValueError):
+        return _say(False, f"✗ {what} is a {type(answer).__name__}, not a number")
+    if rel_error(got, expected) <= tol:
+        return _say(True, CORRECT)
+    for wrong, hint in mistakes:
+        if rel_error(got, wrong) <= tol:
+            return _say(False, f"✗ {hint}")
+    return _say(False, f"✗ {what} is {got:,.10g}, which is off by {got - expected:+,.10g} (rel_error = "
+                       f"{rel_error(got, expected):.1e})")
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 04: the vanilla U-Net.
+# --------------------------------------------------------------------------------------
+
+def _conv_params_reference(kernel_size, c_in, c_out, use_bias=True):
+    return kernel_size * kernel_size * c_in * c_out + (c_out if use_bias else 0)
+
+
+def check_conv_params(student_fn: Callable[..., Any]) -> bool | None:
+    """Check ``student_fn(kernel_size, c_in, c_out, use_bias=True) -> int``: parameters of a Conv2D/Conv2DTranspose."""
+    cases = [(3, 3, 32, True), (3, 512, 256, True), (2, 512, 256, True), (1, 64, 10, False), (5, 1, 7, True)]
+    mistakes = [
+        (lambda k, i, o, b=True: k * k * i * o, "the biases are missing: one bias per output channel (when use_bias)"),
+        (lambda k, i, o, b=True: k * i * o + (o if b else 0),
+         "the kernel is k × k (× C_in × C_out): square the kernel size"),
+        (lambda k, i, o, b=True: k * k * i * o + (i if b else 0),
+         "there is one bias per OUTPUT channel (C_out), not per input channel"),
+        (lambda k, i, o, b=True: k * k * i * o + o, "with use_bias=False there is no bias at all"),
+        (lambda k, i, o, b=True: k * k * (i * o + o) if b else k * k * i * o,
+         "the bias is one number per output channel, not one per kernel position"),
+    ]
+    return _run_check(student_fn, cases, _conv_params_reference, mistakes=mistakes, tol=1e-9)
+
+
+#: The vanilla U-Net of the source, written out by hand: (kernel size, C_in, C_out) of every conv layer.
+_VANILLA_ENCODER = [(3, 3, 32), (3, 32, 32), (3, 32, 64), (3, 64, 64), (3, 64, 128), (3, 128, 128),
+                    (3, 128, 256), (3, 256, 256), (3, 256, 512), (3, 512, 512)]
+_VANILLA_DECODER_UP = [(2, 512, 256), (2, 256, 128), (2, 128, 64), (2, 64, 32)]
+_VANILLA_DECODER_CONV = [(3, 512, 256), (3, 256, 256), (3, 256, 128), (3, 128, 128), (3, 128, 64), (3, 64, 64),
+                         (3, 64, 32), (3, 32, 32)]
+_VANILLA_OUTPUT = [(3, 32, 3)]
+
+
+def _total(layers_spec, kernel_override=None):
+    total = 0
+    for k, c_in, c_out in layers_spec:
+        total += _conv_params_reference(k if kernel_override is None else kernel_override, c_in, c_out)
+    return total
+
+
+def check_vanilla_total(answer) -> bool | None:
+    """Check a hand count of the vanilla U-Net's parameters (7,760,931, as printed by the source)."""
+    expected = (_total(_VANILLA_ENCODER) + _total(_VANILLA_DECODER_UP) + _total(_VANILLA_DECODER_CONV)
+                + _total(_VANILLA_OUTPUT))
+    no_concat = [(k, c_out if i % 2 == 0 else c_in, c_out) for i, (k, c_in, c_out) in enumerate(_VANILLA_DECODER_CONV)]
+    no_bias = sum(k * k * i * o for k, i, o in
+                  _VANILLA_ENCODER + _VANILLA_DECODER_UP + _VANILLA_DECODER_CONV + _VANILLA_OUTPUT)
+    mistakes = [
+        (_total(_VANILLA_ENCODER) + _total(_VANILLA_DECODER_UP, 3) + _total(_VANILLA_DECODER_CONV)
+         + _total(_VANILLA_OUTPUT), "the Conv2DTranspose layers have 2×2 kernels, not 3×3"),
+        (_total(_VANILLA_ENCODER) + _total(_VANILLA_DECODER_UP) + _total(no_concat) + _total(_VANILLA_OUTPUT),
+         "after each concatenation the first decoder conv gets twice the channels (e.g. 256 upsampled + 256 skip "
+         "= 512 at the 4×4 level)"),
+        (_total(_VANILLA_ENCODER) + _total(_VANILLA_DECODER_CONV) + _total(_VANILLA_OUTPUT),
+         "you left out the four Conv2DTranspose (upsampling) layers: they have weights too"),
+        (no_bias, "the biases are missing (one per output channel of every layer)"),
+        (expected - _total(_VANILLA_OUTPUT), "you left out the final 3×3 Conv2D with 3 filters (the RGB output)"),
+    ]
+    if answer is not None and not isinstance(answer, (int, float, np.integer, np.floating)):
+        return _say(False, f"✗ my_total should be a number, got {type(answer).__name__}")
+    return _check_number(answer, expected, mistakes, tol=1e-9, what="my_total")
+
+
+def _fill_holes_white_reference(images, masks):
+    images = np.asarray(images, np.float64)
+    masks = np.asarray(masks, np.float64)
+    return images * masks + (1.0 - masks)
+
+
+def check_fill_holes_white(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(images (N,H,W,3), masks (N,H,W,1)) -> (N,H,W,3)``: known pixels kept, holes 1.0."""
+    cases = [(_random_images(3, 8, seed=40), _random_masks(3, 8, seed=41)),
+             (_random_images(2, 5, seed=42), _random_masks(2, 5, seed=43))]
+    mistakes = [
+        (lambda x, m: np.asarray(x, np.float64) * np.asarray(m, np.float64),
+         "the holes are black (0): paint them white, add (1 - mask)"),
+        (lambda x, m: np.asarray(x, np.float64) + (1.0 - np.asarray(m, np.float64)),
+         "the hole pixels must be exactly 1.0, not image + 1: multiply the image by the mask first"),
+        (lambda x, m: np.asarray(x, np.float64) * (1.0 - np.asarray(m, np.float64)) + np.asarray(m, np.float64),
+         "you whitened the VALID pixels: in course_lib 1 = valid, 0 = hole"),
+    ]
+    return _run_check(student_fn, cases, _fill_holes_white_reference, mistakes=mistakes)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 05: the partial-convolution U-Net.
+# --------------------------------------------------------------------------------------
+
+def _not_attempted_if_all_none(student_fn):
+    """Wrap a function returning a tuple so that ``(None, None)`` counts as "not attempted"."""
+    if not callable(student_fn):
+        return student_fn
+
+    def wrapped(*args):
+        answer = student_fn(*args)
+        if isinstance(answer, (tuple, list)) and all(a is None for a in answer):
+            return None
+        return answer
+    return wrapped
+
+
+def check_pconv_params(student_fn: Callable[[int, int, int], Any]) -> bool | None:
+    """Check ``student_fn(kernel_size, c_in, c_out) -> (trainable, source_extra)`` for a PConv2D with bias.
+
+    ``trainable`` = k·k·C_in·C_out + C_out; ``source_extra`` = the all-ones k·k·C_in·C_out mask kernel
+    that the source's layer tracked as a weight.
+    """
+    cases = [(3, 3, 32), (3, 64, 256), (3, 32, 3), (7, 3, 64), (5, 160, 1)]
+
+    def reference(k, i, o):
+        return (k * k * i * o + o, k * k * i * o)
+
+    mistakes = [
+        (lambda k, i, o: (k * k * i * o, k * k * i * o), "the trainable count misses the biases (one per output channel)"),
+        (lambda k, i, o: (k * k * i * o + o, k * k), "the source's mask kernel is as big as the image kernel: "
+                                                     "k·k·C_in·C_out all-ones values, not just k·k"),
+        (lambda k, i, o: (k * k * i * o + o, k * k * i * o + o), "the mask kernel has no bias: k·k·C_in·C_out values"),
+        (lambda k, i, o: (2 * (k * k * i * o) + o, k * k * i * o),
+         "a correct PConv2D has no mask weights at all: its trainable count equals a Conv2D's"),
+        (lambda k, i, o: (k * k * i * o + o, 0), "source_extra is what the SOURCE's layer adds (its all-ones mask "
+                                                 "kernel), not what a correct PConv2D adds"),
+    ]
+    return _run_check(_not_attempted_if_all_none(student_fn), cases, reference, mistakes=mistakes, tol=1e-9)
+
+
+def _update_mask_reference(mask, kernel_size):
+    mask = np.asarray(mask, np.float64)
+    h, w = mask.shape
+    r = kernel_size // 2
+    out = np.zeros_like(mask)
+    for i in range(h):
+        for j in range(w):
+            window = mask[max(i - r, 0):i + r + 1, max(j - r, 0):j + r + 1]
+            out[i, j] = 1.0 if window.sum() > 0 else 0.0
+    return out
+
+
+def check_update_mask(student_fn: Callable[[np.ndarray, int], Any]) -> bool | None:
+    """Check ``student_fn(mask (H,W) 0/1, kernel_size odd) -> (H,W)``: m' of a stride-1 'same' PConv2D."""
+    rng = _rng(50)
+    stripe = np.ones((9, 9), np.float32)
+    stripe[3:6] = 0.0
+    cases = [
+        ((rng.random((8, 8)) > 0.7).astype(np.float32), 3),
+        ((rng.random((6, 10)) > 0.85).astype(np.float32), 3),
+        ((rng.random((9, 7)) > 0.9).astype(np.float32), 5),
+        (stripe, 3),
+        (np.zeros((4, 4), np.float32), 3),
+    ]
+
+    def eroded(mask, k):
+        mask = np.asarray(mask, np.float64)
+        return 1.0 - _update_mask_reference(1.0 - mask, k)
+
+    mistakes = [
+        (eroded, "you shrank the VALID region: m' is 1 where the window contains at least one valid pixel "
+                 "(the holes shrink, the valid region grows)"),
+        (lambda mask, k: _update_mask_reference(mask, k)[..., None],
+         "values are right, but return an (H, W) array (drop the channel axis)"),
+        (lambda mask, k: np.asarray(mask, np.float64), "you returned the mask unchanged"),
+    ]
+    return _run_check(student_fn, cases, _update_mask_reference, mistakes=mistakes, tol=1e-9)
+
+
+def check_layers_to_close(student_fn: Callable[[int], Any]) -> bool | None:
+    """Check ``student_fn(height) -> int``: stride-1 3×3 PConv layers that close a stripe hole ``height`` rows tall."""
+    cases = [(h,) for h in (1, 2, 3, 4, 5, 8, 11)]
+    mistakes = [
+        (lambda h: h, "each layer eats one row from BOTH sides of the stripe (top and bottom)"),
+        (lambda h: h // 2, "close, but an odd height needs one more layer: round up, (height + 1) // 2"),
+        (lambda h: h // 2 + 1, "that is one layer too many for even heights: (height + 1) // 2"),
+    ]
+    return _run_check(student_fn, cases, lambda h: (h + 1) // 2, mistakes=mistakes, tol=1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 06: comparison.
+# --------------------------------------------------------------------------------------
+
+def _composite_reference(images, outputs, masks):
+    m = np.asarray(masks, np.float64)
+    return np.asarray(images, np.float64) * m + np.asarray(outputs, np.float64) * (1.0 - m)
+
+
+def check_composite(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(images, outputs, masks) -> (N,H,W,3)``: known pixels from images, holes from outputs."""
+    cases = [(_random_images(3, 8, seed=60), _random_images(3, 8, seed=61), _random_masks(3, 8, seed=62))]
+    mistakes = [
+        (lambda x, y, m: _composite_reference(y, x, m),
+         "it is the other way round: KNOWN pixels (mask 1) from the ground truth, hole pixels from the output"),
+        (lambda x, y, m: np.asarray(y, np.float64) * np.asarray(m, np.float64),
+         "the hole must be filled with the output: add outputs * (1 - masks) to images * masks"),
+        (lambda x, y, m: np.asarray(x, np.float64) * np.asarray(m, np.float64) + np.asarray(y, np.float64),
+         "multiply the output by (1 - masks): only its hole pixels are kept"),
+    ]
+    return _run_check(student_fn, cases, _composite_reference, mistakes=mistakes)
+
+
+def check_whole_psnr_from_hole(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(hole_psnr (N,), hole_ratio (N,)) -> (N,)``: the composite's whole-image PSNR in dB.
+
+    A composite is exact outside the hole, so MSE_whole = hole_ratio · MSE_hole and
+    PSNR_whole = PSNR_hole − 10·log10(hole_ratio).
+    """
+    cases = [(np.array([20.0, 25.0, 30.0, 18.5]), np.array([0.05, 0.1, 0.5, 0.3])),
+             (np.array([22.0]), np.array([1.0]))]
+    mistakes = [
+        (lambda p, r: np.asarray(p) + 10 * np.log10(r), "wrong sign: the whole image is measured over MORE pixels, "
+                                                        "most of them exact, so its PSNR is HIGHER than the hole's"),
+        (lambda p, r: np.asarray(p) - 20 * np.log10(r), "the MSE scales by the hole ratio, so the PSNR moves by "
+                                                        "10·log10(ratio), not 20·log10"),
+        (lambda p, r: np.asarray(p) / np.asarray(r), "PSNR is logarithmic: scaling the MSE by r shifts the PSNR by "
+                                                     "−10·log10(r) dB"),
+    ]
+    return _run_check(student_fn, cases, lambda p, r: np.asarray(p, np.float64) - 10 * np.log10(r),
+                      mistakes=mistakes, tol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook 07: beyond the source.
+# --------------------------------------------------------------------------------------
+
+def _total_variation_reference(image, region):
+    """Liu et al.'s L_tv of one image, with plain loops: pairs of neighbours both in ``region``."""
+    image = np.asarray(image, np.float64)
+    region = np.asarray(region, np.float64)[..., 0]
+    h, w, c = image.shape
+    total = 0.0
+    for i in range(h):
+        for j in range(w):
+            if j + 1 < w and region[i, j] and region[i, j + 1]:
+                total += np.abs(image[i, j + 1] - image[i, j]).sum()
+            if i + 1 < h and region[i, j] and region[i + 1, j]:
+                total += np.abs(image[i + 1, j] - image[i, j]).sum()
+    return total / (h * w * c)
+
+
+def _tv_cases(seed: int):
+    rng = _rng(seed)
+    cases = []
+    for shape in ((6, 6, 3), (5, 8, 3), (7, 4, 1)):
+        region = (rng.random(shape[:2] + (1,)) > 0.4).astype(np.float32)
+        cases.append((rng.random(shape).astype(np.float32), region))
+    cases.append((rng.random((5, 5, 3)).astype(np.float32), np.ones((5, 5, 1), np.float32)))
+    return cases
+
+
+def check_total_variation(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(image (H,W,C), region (H,W,1) 0/1) -> float``: Liu et al.'s total-variation term.
+
+    Sum of |I[i,j+1]-I[i,j]| and |I[i+1,j]-I[i,j]| over neighbour pairs whose two pixels are both in the
+    region (and over channels), divided by H·W·C.
+    """
+    def everywhere(image, region):
+        return _total_variation_reference(image, np.ones_like(np.asarray(region)))
+
+    def unnormalised(image, region):
+        image = np.asarray(image)
+        return _total_variation_reference(image, region) * image.size
+
+    def one_pixel_in_region(image, region):
+        image = np.asarray(image, np.float64)
+        r = np.asarray(region, np.float64)
+        dh = np.abs(image[:, 1:] - image[:, :-1]) * r[:, :-1]
+        dv = np.abs(image[1:] - image[:-1]) * r[:-1]
+        return (dh.sum() + dv.sum()) / image.size
+
+    def squared_differences(image, region):
+        image = np.asarray(image, np.float64)
+        r = np.asarray(region, np.float64)
+        dh = (image[:, 1:] - image[:, :-1]) ** 2 * r[:, 1:] * r[:, :-1]
+        dv = (image[1:] - image[:-1]) ** 2 * r[1:] * r[:-1]
+        return (dh.sum() + dv.sum()) / image.size
+
+    mistakes = [
+        (everywhere, "you summed over the whole image: count only pairs whose two pixels are in the region"),
+        (unnormalised, "divide the sum by the number of values of the image, H·W·C"),
+        (one_pixel_in_region, "a pair counts only when BOTH of its pixels are in the region (multiply the two "
+                              "region values)"),
+        (squared_differences, "Liu et al.'s TV is an L1 term: absolute differences, not squared ones"),
+    ]
+    return _run_check(student_fn, _tv_cases(70), _total_variation_reference, mistakes=mistakes)
+
+
+def _liu_pixel_loss_reference(image, output, mask):
+    """L_valid + 6 L_hole of one image, with plain loops; both terms divided by H·W·C."""
+    image = np.asarray(image, np.float64)
+    output = np.asarray(output, np.float64)
+    mask = np.asarray(mask, np.float64)
+    h, w, c = image.shape
+    valid = hole = 0.0
+    for i in range(h):
+        for j in range(w):
+            error = np.abs(output[i, j] - image[i, j]).sum()
+            if mask[i, j, 0] == 1:
+                valid += error
+            else:
+                hole += error
+    return (valid + 6.0 * hole) / (h * w * c)
+
+
+def check_liu_pixel_loss(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(image (H,W,3), output (H,W,3), mask (H,W,1)) -> float``: L_valid + 6 L_hole, both / (H·W·C)."""
+    cases = [(_random_images(1, 8, seed=80)[0], _random_images(1, 8, seed=81)[0], _random_masks(3, 8, seed=82)[2]),
+             (_random_images(1, 6, seed=83)[0], _random_images(1, 6, seed=84)[0], _random_masks(6, 6, seed=85)[5])]
+
+    def parts(image, output, mask):
+        error = np.abs(np.asarray(output, np.float64) - np.asarray(image, np.float64))
+        mask = np.broadcast_to(np.asarray(mask, np.float64), error.shape)
+        return error, mask
+
+    def per_region_mean(image, output, mask):
+        error, mask = parts(image, output, mask)
+        return (error * mask).sum() / mask.sum() + 6.0 * (error * (1 - mask)).sum() / (1 - mask).sum()
+
+    def swapped(image, output, mask):
+        error, mask = parts(image, output, mask)
+        return (6.0 * (error * mask).sum() + (error * (1 - mask)).sum()) / error.size
+
+    def plain_l1(image, output, mask):
+        error, _ = parts(image, output, mask)
+        return error.mean()
+
+    mistakes = [
+        (per_region_mean, "both terms divide by N = H·W·C, the size of the whole image, not by the number of valid "
+                          "or hole values (Liu et al.'s normalisation)"),
+        (swapped, "the weights are swapped: the HOLE term (mask 0) gets the 6"),
+        (plain_l1, "this is the plain L1 loss: weigh the hole pixels (mask 0) 6 times"),
+    ]
+    return _run_check(student_fn, cases, _liu_pixel_loss_reference, mistakes=mistakes)
