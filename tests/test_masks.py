@@ -63,8 +63,8 @@ def test_same_seed_same_masks_other_seed_other_masks(family):
 
 
 def test_families_and_unknown_family():
-    assert set(masks.MASK_FAMILIES) == {"strokes", "irregular", "boxes"}
-    with pytest.raises(ValueError, match=r"'blobs'.*boxes.*irregular.*strokes"):
+    assert set(masks.MASK_FAMILIES) == {"strokes", "irregular", "boxes", "mixed"}
+    with pytest.raises(ValueError, match=r"'blobs'.*boxes.*irregular.*mixed.*strokes"):
         masks.make_masks("blobs", 3)
 
 
