@@ -53,7 +53,7 @@ PROFILES: dict[str, Profile] = {
         description="a few hundred images: checks that everything runs, in seconds",
     ),
     "cpu": Profile(
-        "cpu", n_train=10_000, n_val=1_000, n_test=1_000, epochs=5, batch_size=32,
+        "cpu", n_train=10_000, n_val=1_000, n_test=1_000, epochs=8, batch_size=32,
         description="a meaningful run on a 2-core CPU, about 10-15 minutes per model",
     ),
     "full": Profile(

@@ -1,0 +1,171 @@
+"""Command line: ``python -m course_lib train ...`` and ``python -m course_lib evaluate ...``.
+
+Examples::
+
+    python -m course_lib train --model pconv --profile ci --out build/runs/pconv-ci
+    python -m course_lib train --model vanilla --epochs 10 --loss liu --out build/runs/vanilla-liu
+    python -m course_lib evaluate --checkpoint pconv=build/runs/pconv-ci/best.keras --out build/eval
+
+Running the same ``train`` command again resumes an interrupted run (or returns at once if it
+finished; a larger ``--epochs`` continues it).  ``--help`` on each command lists every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from course_lib import config, losses, masks, models
+
+
+def positive_int(text):
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: an int >= 0 (seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a float > 0 (learning rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
+def checkpoint_pair(text):
+    """argparse type: ``NAME=PATH`` -> ``(NAME, PATH)``."""
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=PATH (e.g. pconv=build/runs/pconv/best.keras), got {text!r}"
+        )
+    return name.strip(), path.strip()
+
+
+def build_parser():
+    """The ``argparse`` parser of ``python -m course_lib`` with its two commands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib",
+        description="Train and evaluate the course's inpainting networks.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    train = commands.add_parser(
+        "train", help="train a network (resumes if --out already holds the run)",
+        description="Train a network on CIFAR-10 with fresh masks every epoch. Explicit options "
+        "override the profile's values. Running the same command again resumes the run.",
+    )
+    train.add_argument("--model", required=True, choices=models.MODEL_NAMES, help="which network")
+    train.add_argument(
+        "--profile", choices=sorted(config.PROFILES),
+        help="run size (default: $COURSE_PROFILE, else 'full' with a GPU and 'cpu' without): "
+        + "; ".join(f"{p.name}: {p.description}" for p in config.PROFILES.values()),
+    )
+    train.add_argument("--epochs", type=positive_int, metavar="N",
+                       help="total number of epochs (a resumed run trains only the missing ones)")
+    train.add_argument("--n-train", type=positive_int, metavar="N", help="training images")
+    train.add_argument("--n-val", type=positive_int, metavar="N",
+                       help="validation images, held out of the training split")
+    train.add_argument("--batch-size", type=positive_int, metavar="N", help="images per step")
+    train.add_argument("--loss", default="l1", choices=sorted(losses.LOSSES),
+                       help="training loss (default: l1)")
+    train.add_argument("--masks", default="strokes", choices=sorted(masks.MASK_FAMILIES),
+                       help="mask family for training and validation (default: strokes)")
+    train.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
+                       help="random seed (default: 0)")
+    train.add_argument("--learning-rate", type=positive_float, default=None, metavar="LR",
+                       help="Adam's step size (default: 1e-3)")
+    train.add_argument("--mixed-precision", action="store_true",
+                       help="train in mixed_float16 (for GPUs; slow on CPUs)")
+    train.add_argument("--quiet", action="store_true",
+                       help="one line per epoch instead of a progress bar")
+    train.add_argument("--out", required=True, metavar="DIR",
+                       help="output folder (log.csv, best.keras, final.keras, run.json)")
+    train.set_defaults(handler=run_train, command_parser=train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score networks and classical methods on the fixed test masks",
+        description="Evaluate checkpoints (and the classical methods) on the CIFAR-10 test split "
+        "with the fixed evaluation masks; writes JSON, Markdown and figures to --out.",
+    )
+    evaluate.add_argument(
+        "--checkpoint", action="append", type=checkpoint_pair, metavar="NAME=PATH",
+        help="a network to evaluate, e.g. pconv=build/runs/pconv/best.keras (repeatable); "
+        "NAME starts with its model kind: vanilla, pconv, pconv-liu, ...",
+    )
+    evaluate.add_argument("--n-test", type=positive_int, metavar="N",
+                          help="test images (default: the profile's)")
+    evaluate.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
+                          help="random seed (default: 0)")
+    evaluate.add_argument("--out", required=True, metavar="DIR",
+                          help="output folder for the results")
+    evaluate.set_defaults(handler=run_evaluate, command_parser=evaluate)
+    return parser
+
+
+def run_train(args):
+    from course_lib.train import DEFAULT_LEARNING_RATE, train
+
+    result = train(
+        args.model, out_dir=args.out, profile=args.profile, epochs=args.epochs,
+        n_train=args.n_train, n_val=args.n_val, batch_size=args.batch_size, loss=args.loss,
+        masks=args.masks, seed=args.seed, mixed_precision=args.mixed_precision,
+        learning_rate=args.learning_rate or DEFAULT_LEARNING_RATE,
+        verbose=2 if args.quiet else 1,
+    )
+    val_losses = result.history.get("val_loss", [])
+    best = f"best val_loss {min(val_losses):.4f}, " if val_losses else ""
+    print(f"done: {len(val_losses)} epochs, {best}best model {result.best_path}, "
+          f"log {result.log_path}")
+    return 0
+
+
+def run_evaluate(args):
+    from course_lib.evaluate import evaluate
+
+    checkpoints = dict(args.checkpoint) if args.checkpoint else None
+    evaluate(checkpoints, n_test=args.n_test, out_dir=args.out, seed=args.seed)
+    print(f"done: results in {args.out}")
+    return 0
+
+
+def main(argv=None):
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; returns the exit code.
+
+    Bad options exit with code 2 and a message (argparse); errors in the settings (ValueError)
+    and file errors (CIFAR-10 not found, an --out that is a file, ...) also exit with code 2
+    and their message.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, OSError) as error:  # bad settings, missing data, unusable --out
+        args.command_parser.error(str(error))  # prints usage and the message, exits with code 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

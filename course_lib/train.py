@@ -1,0 +1,650 @@
+"""Train an inpainting network by name, resumably, with everything about the run written down.
+
+    from course_lib.train import train
+    result = train("pconv", out_dir="build/runs/pconv", profile="ci")
+    result.history["val_loss"], result.best_path
+
+What one call does, in order:
+
+1. **Settings.** Explicit arguments win; the rest come from the profile
+   (:func:`course_lib.config.get_profile`: ``ci`` seconds, ``cpu`` ~10-15 min per model on 2 CPU
+   cores, ``full`` the source's 20 epochs on the 50,000 training images, for a GPU).
+2. **Data.** CIFAR-10's training split.  The validation images are held out of it (the last
+   ``n_val`` images of the split -- never the test split, which is kept for the final
+   evaluation); training uses a class-balanced subset of the rest (``n_train``; ``None`` = all
+   of it, 50,000 - ``n_val`` images).  Masks: fresh every epoch for training, fixed for
+   validation (:mod:`course_lib.pipeline`).
+3. **Hardware.** Several GPUs -> ``tf.distribute.MirroredStrategy`` (``batch_size`` is the
+   global batch, split across them); optionally ``mixed_float16``.
+4. **Fit** with Keras callbacks, all writing into ``out_dir``::
+
+       out_dir/log.csv       one row per finished epoch (column "epoch" = 0, 1, ...)
+       out_dir/best.keras    the model with the lowest val_loss so far
+       out_dir/backup/       BackupAndRestore's state: weights, optimizer, epoch
+       out_dir/final.keras   the model after the last epoch
+       out_dir/run.json      settings (and the equivalent command line), profile, hardware,
+                             library versions, wall time of each session
+
+**Resuming.** Call ``train`` again with the same ``out_dir`` (and settings) after a crash or a
+kill: training restarts at the first unfinished epoch with the weights and optimizer state of
+the last finished one, and the epoch's masks are those it would have had (they depend only on
+``(seed, epoch)``).  ``log.csv`` keeps each epoch exactly once and ``best.keras`` is only
+replaced by a model better than every earlier epoch.  A finished run returns at once; a larger
+``epochs`` continues it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import datetime
+import hashlib
+import json
+import math
+import numbers
+import os
+import platform
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+import keras
+
+import course_lib
+from course_lib import config, data, losses, models, pipeline
+from course_lib import masks as masks_lib
+
+#: The file names inside ``out_dir``.
+LOG_NAME, BEST_NAME, FINAL_NAME, RUN_NAME, BACKUP_NAME = (
+    "log.csv", "best.keras", "final.keras", "run.json", "backup",
+)
+
+#: Adam's step size (the source used Keras' default Adam, 1e-3).
+DEFAULT_LEARNING_RATE = 1e-3
+
+# Settings that must be the same to resume a run (``epochs`` may grow, ``verbose`` may change).
+_RESUME_KEYS = (
+    "model", "n_train", "n_val", "batch_size", "loss", "masks", "seed",
+    "mixed_precision", "learning_rate", "data",
+)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        model: the trained ``keras.Model`` (after the last epoch).
+        history: per-epoch values of the whole run, all sessions, read from ``log.csv``:
+            ``{"epoch": [0, 1, ...], "loss": [...], "val_loss": [...], "psnr": [...], ...}``.
+        out_dir, best_path, log_path: ``out_dir``, its ``best.keras`` and ``log.csv``.
+    """
+
+    model: keras.Model
+    history: dict
+    out_dir: Path
+    best_path: Path
+    log_path: Path
+
+
+# ------------------------------------------------------------------------------ settings ----
+
+
+def _positive_int_or_none(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}; e.g. {name}=2.")
+    return int(value)
+
+
+def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size, loss, masks,
+                     seed, mixed_precision, learning_rate):
+    """One dict of every setting of a run: explicit arguments, else the profile's values."""
+    if model_name not in models.MODEL_NAMES:
+        raise ValueError(f"Unknown model {model_name!r}: choose one of {models.MODEL_NAMES}.")
+    losses.get_loss(loss)  # raises ValueError naming the losses if unknown
+    if masks not in masks_lib.MASK_FAMILIES:
+        raise ValueError(
+            f"Unknown mask family {masks!r}: choose one of {sorted(masks_lib.MASK_FAMILIES)}."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}; e.g. seed=0.")
+    if isinstance(learning_rate, bool) or not (
+        isinstance(learning_rate, numbers.Real) and 0 < learning_rate < math.inf
+    ):
+        raise ValueError(
+            f"learning_rate must be a positive number, got {learning_rate!r}; e.g. 1e-3."
+        )
+    chosen = config.get_profile(profile)
+    n_train = _positive_int_or_none("n_train", n_train)
+    return {
+        "model": model_name,
+        "profile": chosen.name,
+        "epochs": _positive_int_or_none("epochs", epochs) or chosen.epochs,
+        "n_train": n_train if n_train is not None else chosen.n_train,
+        "n_val": _positive_int_or_none("n_val", n_val) or chosen.n_val,
+        "batch_size": _positive_int_or_none("batch_size", batch_size) or chosen.batch_size,
+        "loss": str(loss).strip().lower(),
+        "masks": masks,
+        "seed": int(seed),
+        "mixed_precision": bool(mixed_precision),
+        "learning_rate": float(learning_rate),
+    }
+
+
+# ---------------------------------------------------------------------------------- data ----
+
+
+def split_train_val(images, labels, *, n_train, n_val, seed):
+    """Hold out the last ``n_val`` images for validation; pick ``n_train`` of the others.
+
+    Args:
+        images: (N, H, W, 3) uint8 or float in [0, 1], a training split.
+        labels: (N,) ints or ``None``.  With labels the training subset is class-balanced
+            (:func:`course_lib.data.class_balanced_indices`), without, the first ``n_train``.
+        n_train: training images, ``None`` = all that are not held out.
+        n_val: validation images.
+
+    Returns:
+        ``(train_images, val_images)``, slices of ``images`` in their original order.
+    """
+    available = len(images) - n_val
+    if available < 1 or (n_train is not None and n_train > available):
+        raise ValueError(
+            f"{len(images)} images cannot give n_val={n_val} validation images plus "
+            f"n_train={n_train} training images; lower n_train/n_val or pass more images."
+        )
+    pool, val = images[:available], images[available:]
+    if n_train is None or n_train == available:
+        return pool, val
+    if labels is None:
+        return pool[:n_train], val
+    chosen = data.class_balanced_indices(labels[:available], n_train, seed=seed, split="train")
+    return pool[chosen], val
+
+
+def _fingerprint(images):
+    """Short sha1 of an image array, to recognise the same data on resume."""
+    return hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
+
+
+def load_training_data(settings, images=None):
+    """``(train_images, val_images, description)`` for ``settings`` (see :func:`split_train_val`).
+
+    ``images=None`` reads CIFAR-10's training split (:func:`course_lib.data.load_cifar10`);
+    otherwise ``images`` (uint8 or float in [0, 1], (N, H, H, 3)) are split the same way.
+    """
+    if images is None:
+        (all_images, labels), _ = data.load_cifar10(seed=settings["seed"])
+        source = "CIFAR-10 training split"
+    else:
+        all_images, labels, source = np.asarray(images), None, "images passed to train()"
+    train_images, val_images = split_train_val(
+        all_images, labels, n_train=settings["n_train"], n_val=settings["n_val"],
+        seed=settings["seed"],
+    )
+    description = {
+        "source": source,
+        "n_train": len(train_images),
+        "n_val": len(val_images),
+        "train_sha1": _fingerprint(train_images),
+        "val_sha1": _fingerprint(val_images),
+    }
+    return train_images, val_images, description
+
+
+# ----------------------------------------------------------------------------- hardware ----
+
+
+def choose_strategy():
+    """``MirroredStrategy`` over several GPUs (or several logical CPUs), else the default strategy.
+
+    Several logical CPUs only exist when configured on purpose
+    (``tf.config.set_logical_device_configuration``), which the tests do to check this path.
+    """
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = gpus if gpus else tf.config.list_logical_devices("CPU")
+    if len(devices) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    return tf.distribute.get_strategy()
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision):
+    """Use Keras' ``mixed_float16`` policy inside the block (if asked), then restore the old one."""
+    previous = keras.mixed_precision.dtype_policy()
+    if mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def _cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _strategy_devices(strategy):
+    """The devices a strategy trains on (the default strategy: wherever TensorFlow places ops)."""
+    try:
+        return [str(d) for d in strategy.extended.worker_devices]
+    except RuntimeError:  # the default strategy has no explicit device list
+        gpus = tf.config.list_logical_devices("GPU")
+        return [(gpus or tf.config.list_logical_devices("CPU"))[0].name]
+
+
+def describe_hardware(strategy):
+    """CPU and GPU names, device counts and the distribution strategy, for ``run.json``."""
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "cpu": _cpu_name(),
+        "cpu_cores": os.cpu_count(),
+        "gpus": [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        ],
+        "gpu_count": len(gpus),
+        "strategy": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
+        "devices": _strategy_devices(strategy),
+        "platform": platform.platform(),
+    }
+
+
+def library_versions():
+    return {
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "course_lib": course_lib.__version__,
+    }
+
+
+# ------------------------------------------------------------------------------ the log ----
+
+
+def read_log(log_path):
+    """``log.csv`` as columns: ``{"epoch": [0, 1, ...], "loss": [...], ...}`` (floats; epoch ints).
+
+    A missing or empty file gives ``{}``.
+    """
+    log_path = Path(log_path)
+    if not log_path.exists() or log_path.stat().st_size == 0:
+        return {}
+    with open(log_path, newline="") as f:
+        rows = sorted(csv.DictReader(f), key=lambda row: int(row["epoch"]))
+    if not rows:
+        return {}
+    return {
+        key: [int(row[key]) if key == "epoch" else float(row[key]) for row in rows]
+        for key in rows[0]
+    }
+
+
+def drop_log_rows_from(log_path, first_epoch):
+    """Remove the rows of epochs ``>= first_epoch`` from ``log.csv`` (they will be trained again).
+
+    Returns True if the file changed.
+    """
+    log_path = Path(log_path)
+    if not log_path.exists():
+        return False
+    with open(log_path, newline="") as f:
+        lines = f.read().splitlines(keepends=True)
+    if not lines:
+        return False
+    header, rows = lines[0], lines[1:]
+    kept = [row for row in rows if row.strip() and int(row.split(",", 1)[0]) < first_epoch]
+    if len(kept) == len(rows):
+        return False
+    with open(log_path, "w", newline="") as f:
+        f.writelines([header, *kept])
+    return True
+
+
+class ResumableCSVLogger(keras.callbacks.CSVLogger):
+    """``CSVLogger(append=True)`` that keeps each epoch exactly once across resumed runs.
+
+    At the first epoch of a ``fit`` call it drops rows of that epoch and later ones: they were
+    written by a run killed after logging an epoch but before backing it up, and the epoch is
+    about to be trained again.
+    """
+
+    def __init__(self, filename):
+        super().__init__(str(filename), append=True)
+        self._first_epoch_seen = False
+
+    def on_train_begin(self, logs=None):
+        self._first_epoch_seen = False
+        super().on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._first_epoch_seen:
+            self._first_epoch_seen = True
+            if drop_log_rows_from(self.filename, epoch):
+                # Nothing was written yet: reopen so that appends follow the shortened file.
+                self.csv_file.close()
+                self.csv_file = open(self.filename, "a")
+        super().on_epoch_begin(epoch, logs)
+
+
+def best_val_loss(history):
+    """The lowest ``val_loss`` of a history (from :func:`read_log`), or None."""
+    values = [v for v in history.get("val_loss", []) if math.isfinite(v)]
+    return min(values) if values else None
+
+
+# -------------------------------------------------------------------------------- backup ----
+
+# File names used by keras.callbacks.BackupAndRestore inside its backup_dir (Keras 3).
+_BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
+
+
+def _backup_readable(weights_path, metadata_path):
+    import h5py  # a Keras dependency
+
+    try:
+        with h5py.File(weights_path, "r"):
+            pass
+        json.loads(Path(metadata_path).read_text())["epoch"]
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def repair_backup(backup_dir):
+    """Make a backup damaged by a kill loadable again, before ``BackupAndRestore`` reads it.
+
+    ``BackupAndRestore`` overwrites its files in place at the end of every epoch, so a kill at
+    that moment leaves them half written.  Then fall back to the previous backup
+    (``double_checkpoint=True`` keeps it as ``*.bkp``), or, if there is none (the kill hit the
+    very first backup), delete the backup so that training starts again at epoch 0.
+    """
+    weights, metadata = (Path(backup_dir) / name for name in _BACKUP_FILES)
+    if not (weights.exists() or metadata.exists()) or _backup_readable(weights, metadata):
+        return
+    previous = [Path(f"{path}.bkp") for path in (weights, metadata)]
+    if _backup_readable(*previous):
+        for old, current in zip(previous, (weights, metadata)):
+            shutil.copyfile(old, current)
+        warnings.warn(f"{backup_dir}: the last backup was damaged (a kill while writing it); "
+                      "resuming from the one before.")
+    else:
+        shutil.rmtree(backup_dir)
+        warnings.warn(f"{backup_dir}: the only backup was damaged (a kill while writing it); "
+                      "training starts again at epoch 0.")
+
+
+# ------------------------------------------------------------------------------ run.json ----
+
+
+def _read_run_record(run_path):
+    return json.loads(Path(run_path).read_text()) if Path(run_path).exists() else None
+
+
+def check_same_run(record, settings):
+    """Raise ValueError if ``out_dir`` holds a run with other settings than ``settings``."""
+    if record is None:
+        return
+    previous = record["settings"]
+    different = [k for k in _RESUME_KEYS if k in previous and previous[k] != settings.get(k)]
+    if different:
+        details = ", ".join(
+            f"{k}: {previous[k]!r} there, {settings.get(k)!r} now" for k in different
+        )
+        raise ValueError(
+            f"The output folder already holds a run with other settings ({details}); "
+            "resume it with the same settings (only epochs may change) or pass another out_dir."
+        )
+
+
+def _write_run_record(run_path, record):
+    tmp = Path(run_path).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, run_path)  # atomic: a kill never leaves half a file
+
+
+class _SessionRecorder(keras.callbacks.Callback):
+    """Remembers which epochs this ``fit`` call trained (for ``run.json``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs_trained = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_trained.append(int(epoch))
+
+
+# --------------------------------------------------------------------------------- train ----
+
+
+def build_and_compile(settings, input_shape=(32, 32, 3)):
+    """A fresh model for ``settings`` compiled with Adam, its loss and the PSNR / hole-L1 metrics.
+
+    Call inside the strategy's ``scope()`` and the dtype policy: variables are created here.
+    """
+    model = models.build_model(settings["model"], input_shape=input_shape)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=settings["learning_rate"]),
+        loss=losses.get_loss(settings["loss"]),
+        metrics=list(losses.METRICS),
+    )
+    return model
+
+
+def _finished_result(out_dir, verbose):
+    paths = _paths(out_dir)
+    history = read_log(paths["log"])
+    if verbose:
+        print(f"{out_dir}: all {len(history['epoch'])} epochs are already trained, nothing to do "
+              "(pass a larger epochs to continue).")
+    model = keras.saving.load_model(paths["final"], compile=False)
+    return TrainResult(model, history, Path(out_dir), paths["best"], paths["log"])
+
+
+def _paths(out_dir):
+    out_dir = Path(out_dir)
+    return {
+        "log": out_dir / LOG_NAME, "best": out_dir / BEST_NAME, "final": out_dir / FINAL_NAME,
+        "run": out_dir / RUN_NAME, "backup": out_dir / BACKUP_NAME,
+    }
+
+
+def train(
+    model_name,
+    *,
+    out_dir,
+    profile=None,
+    epochs=None,
+    n_train=None,
+    n_val=None,
+    batch_size=None,
+    loss="l1",
+    masks="strokes",
+    seed=0,
+    mixed_precision=False,
+    learning_rate=DEFAULT_LEARNING_RATE,
+    verbose=1,
+    images=None,
+    callbacks=(),
+):
+    """Train model ``model_name`` into ``out_dir``, resuming what is already there.
+
+    Args:
+        model_name: ``"vanilla"`` or ``"pconv"``.
+        out_dir: folder for ``log.csv``, ``best.keras``, ``final.keras``, ``run.json``,
+            ``backup/``; created if missing.  Training the same folder again resumes the run.
+        profile: ``"ci"``, ``"cpu"``, ``"full"`` or None (``$COURSE_PROFILE``, else by hardware).
+        epochs, n_train, n_val, batch_size: override the profile's values.  ``n_train=None``
+            keeps the profile's (``full``: every training image not held out for validation).
+            ``batch_size`` is the global batch (split across devices under MirroredStrategy).
+        loss: a name of :func:`course_lib.losses.get_loss` (``"l1"``, ``"liu"``, ``"ssim"``).
+        masks: the mask family for training and validation (``"strokes"``, ``"irregular"``,
+            ``"boxes"``).
+        seed: makes the run reproducible: weights, training subset, order and masks.
+        mixed_precision: train under ``mixed_float16`` (useful on recent GPUs; slow on CPUs).
+        learning_rate: Adam's step size.
+        verbose: 0 silent, 1 progress bar (Keras), 2 one line per epoch.
+        images: optional (N, H, H, 3) uint8 or float [0, 1] images to use instead of CIFAR-10
+            (split like it: the last ``n_val`` are the validation set).
+        callbacks: extra Keras callbacks for ``fit``.
+
+    Returns:
+        :class:`TrainResult`.
+    """
+    started = time.perf_counter()
+    settings = resolve_settings(
+        model_name, profile=profile, epochs=epochs, n_train=n_train, n_val=n_val,
+        batch_size=batch_size, loss=loss, masks=masks, seed=seed,
+        mixed_precision=mixed_precision, learning_rate=learning_rate,
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = _paths(out_dir)
+    train_images, val_images, settings["data"] = load_training_data(settings, images)
+    record = _read_run_record(paths["run"])
+    check_same_run(record, settings)
+
+    history = read_log(paths["log"])
+    if len(history.get("epoch", [])) >= settings["epochs"] and paths["final"].exists():
+        return _finished_result(out_dir, verbose)
+
+    with dtype_policy(settings["mixed_precision"]):
+        strategy = choose_strategy()
+        keras.utils.set_random_seed(settings["seed"])
+        with strategy.scope():
+            model = build_and_compile(settings, input_shape=train_images.shape[1:])
+        record = _start_record(record, settings, strategy, out_dir)
+        _write_run_record(paths["run"], record)
+        if verbose:
+            _print_plan(settings, strategy, out_dir, n_done=len(history.get("epoch", [])))
+
+        epoch_counter = pipeline.EpochCounter()
+        train_data, val_data = make_datasets(settings, train_images, val_images, epoch_counter)
+        session = _SessionRecorder()
+        fit_callbacks = [
+            *resume_callbacks(paths, epoch_counter, best_so_far=best_val_loss(history)),
+            session,
+            *callbacks,
+        ]
+        status = "interrupted"
+        try:
+            model.fit(
+                train_data, validation_data=val_data, epochs=settings["epochs"],
+                callbacks=fit_callbacks, verbose=verbose, shuffle=False,
+            )
+            save_atomically(model, paths["final"])
+            status = "finished"
+        finally:
+            _end_record(record, session, status, time.perf_counter() - started)
+            _write_run_record(paths["run"], record)
+
+    return TrainResult(model, read_log(paths["log"]), out_dir, paths["best"], paths["log"])
+
+
+def make_datasets(settings, train_images, val_images, epoch_counter):
+    """The training dataset (fresh masks each epoch) and the validation one (fixed masks)."""
+    common = dict(batch_size=settings["batch_size"], masks=settings["masks"], seed=settings["seed"])
+    train_data = pipeline.make_dataset(
+        settings["model"], train_images, epoch_counter=epoch_counter, **common
+    )
+    val_data = pipeline.make_validation_dataset(settings["model"], val_images, **common)
+    return train_data, val_data
+
+
+def resume_callbacks(paths, epoch_counter, *, best_so_far):
+    """The callbacks that make a run resumable, in the order they must run.
+
+    Order matters at the end of an epoch: best checkpoint, then log, then backup.  A kill
+    between two of them makes the epoch be trained (and logged) again, never lost, and never
+    leaves a half-written best.keras that the log claims is saved.
+
+    Args:
+        paths: from :func:`_paths`.
+        epoch_counter: the training dataset's :class:`course_lib.pipeline.EpochCounter`.
+        best_so_far: the lowest val_loss of the epochs already trained (None at the start), so
+            that a resumed run only replaces best.keras with a better model.
+    """
+    repair_backup(paths["backup"])
+    return [
+        epoch_counter.callback(),
+        keras.callbacks.ModelCheckpoint(
+            paths["best"], monitor="val_loss", mode="min", save_best_only=True,
+            initial_value_threshold=best_so_far,
+        ),
+        ResumableCSVLogger(paths["log"]),
+        keras.callbacks.BackupAndRestore(
+            paths["backup"], double_checkpoint=True, delete_checkpoint=False
+        ),
+    ]
+
+
+def save_atomically(model, path):
+    """``model.save(path)`` through a temporary file, so a kill never leaves half a model."""
+    partial = Path(path).with_suffix(".partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def equivalent_command(settings, out_dir):
+    """The ``python -m course_lib train ...`` line that repeats a run (None for ``images=`` runs)."""
+    if settings["data"]["source"] != "CIFAR-10 training split":
+        return None
+    s = settings
+    words = ["python", "-m", "course_lib", "train", "--model", s["model"], "--profile", s["profile"],
+             "--epochs", s["epochs"], "--n-train", s["data"]["n_train"], "--n-val", s["n_val"],
+             "--batch-size", s["batch_size"], "--loss", s["loss"], "--masks", s["masks"],
+             "--seed", s["seed"], "--learning-rate", s["learning_rate"]]
+    if s["mixed_precision"]:
+        words.append("--mixed-precision")
+    return " ".join(map(str, [*words, "--out", out_dir]))
+
+
+def _start_record(record, settings, strategy, out_dir):
+    """The ``run.json`` content at the start of a session (earlier sessions kept)."""
+    profile = config.PROFILES[settings["profile"]]
+    return {
+        "command": equivalent_command(settings, out_dir),
+        "settings": settings,
+        "profile": dataclasses.asdict(profile),
+        "hardware": describe_hardware(strategy),
+        "versions": library_versions(),
+        "sessions": (record or {}).get("sessions", []),
+        "wall_time_s": (record or {}).get("wall_time_s", 0.0),
+        "status": "running",
+    }
+
+
+def _end_record(record, session, status, wall_time_s):
+    record["sessions"].append({
+        "ended": datetime.datetime.now().isoformat(timespec="seconds"),
+        "epochs_trained": session.epochs_trained,
+        "wall_time_s": round(wall_time_s, 2),
+        "status": status,
+    })
+    record["wall_time_s"] = round(record["wall_time_s"] + wall_time_s, 2)
+    record["status"] = status
+
+
+def _print_plan(settings, strategy, out_dir, n_done):
+    s = settings
+    resume = f", resuming after {n_done} finished epochs" if n_done else ""
+    print(
+        f"Training {s['model']} ({s['profile']} profile): {s['data']['n_train']} images, "
+        f"{s['epochs']} epochs of batch {s['batch_size']}, loss {s['loss']}, masks {s['masks']}, "
+        f"seed {s['seed']}, {strategy.num_replicas_in_sync} device(s){resume} -> {out_dir}"
+    )

@@ -1,0 +1,123 @@
+"""``python -m course_lib``: help, argument errors, a tiny training run, the evaluate hand-off."""
+
+import json
+import pickle
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_lib.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _exit_code_and_output(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out + captured.err
+
+
+def test_help_as_a_real_command():
+    result = subprocess.run([sys.executable, "-m", "course_lib", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "train" in result.stdout and "evaluate" in result.stdout
+
+
+@pytest.mark.parametrize("command, options", [
+    ("train", ["--model", "--profile", "--epochs", "--n-train", "--batch-size", "--loss",
+               "--masks", "--seed", "--mixed-precision", "--out", "ci:", "cpu:", "full:"]),
+    ("evaluate", ["--checkpoint", "--n-test", "--seed", "--out"]),
+])
+def test_each_command_has_help(capsys, command, options):
+    code, output = _exit_code_and_output(capsys, [command, "--help"])
+    assert code == 0
+    for option in options:
+        assert option in output
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "required"),
+    (["fit"], "invalid choice"),
+    (["train", "--out", "x"], "--model"),
+    (["train", "--model", "unet", "--out", "x"], "invalid choice: 'unet'"),
+    (["train", "--model", "pconv", "--epochs", "0", "--out", "x"], ">= 1"),
+    (["train", "--model", "pconv", "--epochs", "two", "--out", "x"], "whole number"),
+    (["train", "--model", "pconv", "--loss", "vgg", "--out", "x"], "invalid choice: 'vgg'"),
+    (["train", "--model", "pconv", "--profile", "gpu", "--out", "x"], "invalid choice: 'gpu'"),
+    (["train", "--model", "pconv", "--seed", "-1", "--out", "x"], ">= 0"),
+    (["train", "--model", "pconv"], "--out"),
+    (["evaluate", "--checkpoint", "pconv", "--out", "x"], "NAME=PATH"),
+    (["evaluate", "--n-test", "-5", "--out", "x"], ">= 1"),
+])
+def test_bad_arguments_exit_with_code_2_and_a_message(capsys, argv, message):
+    code, output = _exit_code_and_output(capsys, argv)
+    assert code == 2
+    assert message in output
+
+
+def write_fake_cifar(folder, per_batch=60, seed=0):
+    """A tiny CIFAR-10 in the official python format (6 pickled batches of random images)."""
+    batches = Path(folder) / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, per_batch)]}
+        with open(batches / name, "wb") as f:
+            pickle.dump(batch, f)
+    return Path(folder)
+
+
+@pytest.fixture
+def fake_cifar(tmp_path, monkeypatch):
+    """COURSE_DATA_DIR pointing at a fake CIFAR-10 of 300 training images (cache in tmp_path)."""
+    monkeypatch.setenv("COURSE_DATA_DIR", str(write_fake_cifar(tmp_path / "data")))
+    monkeypatch.setenv("HOME", str(tmp_path))  # course_lib.data caches decoded arrays in ~/.cache
+
+
+def test_errors_from_training_become_messages(capsys, tmp_path, fake_cifar):
+    code, output = _exit_code_and_output(capsys, [
+        "train", "--model", "pconv", "--n-train", "1000", "--n-val", "50", "--out", str(tmp_path / "run"),
+    ])
+    assert code == 2
+    assert "n_train=1000" in output
+
+
+def test_a_tiny_training_run_through_the_command_line(tmp_path, fake_cifar, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--model", "vanilla", "--profile", "ci", "--epochs", "1", "--n-train", "16",
+            "--n-val", "16", "--batch-size", "16", "--loss", "liu", "--masks", "boxes",
+            "--seed", "7", "--out", str(out)]
+    assert main(args) == 0
+    assert "done: 1 epochs" in capsys.readouterr().out
+    settings = json.loads((out / "run.json").read_text())["settings"]
+    assert (settings["profile"], settings["loss"], settings["masks"], settings["seed"]) == ("ci", "liu", "boxes", 7)
+    assert (out / "best.keras").exists() and (out / "final.keras").exists()
+    assert main(args) == 0  # the same command again: nothing left to do
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_evaluate_passes_its_arguments_on(monkeypatch, tmp_path, capsys):
+    calls = []
+
+    def fake_evaluate(checkpoints, *, n_test=None, out_dir, seed=0):
+        calls.append((checkpoints, n_test, out_dir, seed))
+        return {}
+
+    module = types.ModuleType("course_lib.evaluate")
+    module.evaluate = fake_evaluate
+    monkeypatch.setitem(sys.modules, "course_lib.evaluate", module)
+    assert main(["evaluate", "--checkpoint", "pconv=a/best.keras", "--checkpoint", "vanilla=b.keras",
+                 "--n-test", "50", "--seed", "3", "--out", str(tmp_path)]) == 0
+    assert main(["evaluate", "--out", str(tmp_path)]) == 0
+    assert calls == [
+        ({"pconv": "a/best.keras", "vanilla": "b.keras"}, 50, str(tmp_path), 3),
+        (None, None, str(tmp_path), 0),
+    ]
+

@@ -1,0 +1,275 @@
+"""train(): it learns, writes its files, and resumes interrupted or killed runs exactly.
+
+The runs are tiny (16x16 synthetic images, a few steps) but real: the real PConv U-Net,
+the real pipeline and the real Keras callbacks.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keras
+
+from course_lib import pipeline
+from course_lib.__main__ import main
+from course_lib.train import drop_log_rows_from, read_log, repair_backup, train
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = 16
+SETTINGS = dict(epochs=3, n_train=64, n_val=32, batch_size=16, seed=0, verbose=0)
+
+
+def smooth_images(n, size=SIZE, seed=0):
+    """uint8 (n, size, size, 3): random colours, smoothly interpolated (learnable to inpaint)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((n, 3, 3, 3))
+    t = np.linspace(0, 2, size)
+    i0 = np.minimum(t.astype(int), 1)
+    f = t - i0
+    rows = coarse[:, i0] * (1 - f)[None, :, None, None] + coarse[:, i0 + 1] * f[None, :, None, None]
+    image = rows[:, :, i0] * (1 - f)[None, None, :, None] + rows[:, :, i0 + 1] * f[None, None, :, None]
+    return np.round(image * 255).astype(np.uint8)
+
+
+def write_fake_cifar(folder, per_batch=100, seed=0):
+    """A tiny CIFAR-10 in the official python format (6 pickled batches of random images)."""
+    import pickle
+
+    batches = Path(folder) / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, per_batch)]}
+        with open(batches / name, "wb") as f:
+            pickle.dump(batch, f)
+    return Path(folder)
+
+
+def csv_epochs(log_path):
+    with open(log_path, newline="") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def backed_up_epochs(out):
+    """Epochs finished according to BackupAndRestore's metadata (0 while none or half written)."""
+    try:
+        return json.loads((out / "backup" / "training_metadata.json").read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+class CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.finished = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.finished.append(epoch)
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raise in the middle of epoch ``epoch`` (after its second batch), like a crash."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch, self.current = epoch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == 1:
+            raise RuntimeError("simulated crash")
+
+
+@pytest.fixture(scope="module")
+def images():
+    return smooth_images(96)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, images):
+    """An uninterrupted 3-epoch run of the PConv U-Net."""
+    out = tmp_path_factory.mktemp("reference")
+    return train("pconv", out_dir=out, images=images, **SETTINGS)
+
+
+# ------------------------------------------------------------------------ a plain run ----
+
+
+def test_training_lowers_the_loss(reference):
+    history = reference.history
+    assert history["epoch"] == [0, 1, 2]
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_a_run_writes_its_log_checkpoints_and_record(reference, images):
+    out = reference.out_dir
+    assert reference.log_path == out / "log.csv" and reference.best_path == out / "best.keras"
+    assert csv_epochs(reference.log_path) == [0, 1, 2]
+    record = json.loads((out / "run.json").read_text())
+    assert record["settings"]["model"] == "pconv" and record["settings"]["epochs"] == 3
+    assert record["settings"]["data"]["n_train"] == 64 and record["settings"]["data"]["n_val"] == 32
+    assert record["hardware"]["replicas"] == 1 and record["hardware"]["cpu_cores"] >= 1
+    assert record["versions"]["keras"] == keras.__version__
+    assert record["status"] == "finished" and record["wall_time_s"] > 0
+    assert record["command"] is None  # images passed to train(): no command line repeats it
+    # best.keras holds the epoch with the lowest val_loss: evaluating it again gives that value
+    best = keras.saving.load_model(reference.best_path)
+    val = pipeline.make_validation_dataset("pconv", images[-32:], batch_size=16, seed=0)
+    assert best.evaluate(val, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        min(reference.history["val_loss"]), rel=1e-4)
+    final = keras.saving.load_model(out / "final.keras")
+    np.testing.assert_array_equal(final.get_weights()[0], reference.model.get_weights()[0])
+
+
+def test_a_finished_run_returns_at_once(reference, images, capsys):
+    sessions = len(json.loads((reference.out_dir / "run.json").read_text())["sessions"])
+    again = train("pconv", out_dir=reference.out_dir, images=images, **{**SETTINGS, "verbose": 1})
+    assert "nothing to do" in capsys.readouterr().out
+    assert again.history == reference.history
+    assert len(json.loads((reference.out_dir / "run.json").read_text())["sessions"]) == sessions
+
+
+def test_other_settings_in_the_same_folder_are_refused(reference, images):
+    with pytest.raises(ValueError, match="loss"):
+        train("pconv", out_dir=reference.out_dir, images=images, **{**SETTINGS, "epochs": 4}, loss="liu")
+
+
+# ------------------------------------------------------------------------------ resume ----
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(reference, images, tmp_path):
+    out = tmp_path / "run"
+    counter = CountEpochs()
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train("pconv", out_dir=out, images=images, callbacks=[counter, Interrupt(1)], **SETTINGS)
+    assert csv_epochs(out / "log.csv") == [0]
+
+    # Pretend epoch 0 was perfect: the best value must survive the restart, so no later
+    # epoch may replace best.keras.
+    log = (out / "log.csv").read_text().splitlines()
+    header = log[0].split(",")
+    row = log[1].split(",")
+    row[header.index("val_loss")] = "0.0"
+    (out / "log.csv").write_text("\n".join([log[0], ",".join(row)]) + "\n")
+    best_before = (out / "best.keras").read_bytes()
+
+    resumed = train("pconv", out_dir=out, images=images, callbacks=[counter], **SETTINGS)
+    assert csv_epochs(out / "log.csv") == [0, 1, 2]
+    assert counter.finished == [0, 1, 2]  # each epoch trained once in all
+    assert (out / "best.keras").read_bytes() == best_before
+    # The same weights, optimizer state, order and masks as the uninterrupted run:
+    for key in ("loss", "psnr", "hole_l1"):
+        np.testing.assert_allclose(resumed.history[key], reference.history[key], rtol=1e-4)
+    np.testing.assert_allclose(resumed.history["val_loss"][1:], reference.history["val_loss"][1:], rtol=1e-4)
+
+
+def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
+    data_dir = write_fake_cifar(tmp_path / "data")
+    out = tmp_path / "run"
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "HOME": str(tmp_path)}
+    args = ["train", "--model", "pconv", "--profile", "ci", "--epochs", "4", "--n-train", "64",
+            "--n-val", "32", "--batch-size", "16", "--quiet", "--out", str(out)]
+    process = subprocess.Popen([sys.executable, "-m", "course_lib", *args], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while backed_up_epochs(out) < 1:  # wait until epoch 0 is finished and backed up ...
+            assert process.poll() is None, "the training process ended before its first epoch"
+            assert time.monotonic() < deadline, "no epoch finished in time"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)  # ... and kill it during epoch 1
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    finished = backed_up_epochs(out)
+    assert csv_epochs(out / "log.csv") in (list(range(finished)), list(range(finished + 1)))
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(args) == 0
+    assert csv_epochs(out / "log.csv") == [0, 1, 2, 3]
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished"
+    assert record["settings"]["data"]["source"] == "CIFAR-10 training split"
+    assert record["command"].startswith("python -m course_lib train --model pconv --profile ci --epochs 4")
+    assert record["sessions"][-1]["epochs_trained"] == list(range(finished, 4))  # resumed there
+
+
+def test_the_mirrored_strategy_runs_on_two_logical_cpus(tmp_path):
+    # Logical devices must be configured before TensorFlow initialises them: a fresh process.
+    script = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from course_lib.train import train
+        images = np.random.default_rng(0).integers(0, 256, (48, {SIZE}, {SIZE}, 3), dtype=np.uint8)
+        train("pconv", out_dir={str(tmp_path)!r}, epochs=1, n_train=32, n_val=16, batch_size=16,
+              images=images, verbose=0)
+    """)
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["hardware"]["strategy"] == "MirroredStrategy"
+    assert record["hardware"]["replicas"] == 2
+    assert np.isfinite(read_log(tmp_path / "log.csv")["loss"][0])
+
+
+def test_real_cifar10_if_present(tmp_path, monkeypatch):
+    candidates = [Path(p) for p in (os.environ.get("COURSE_DATA_DIR"), ROOT.parent / "shared" / "data") if p]
+    found = [d for d in candidates if (d / "cifar-10-python.tar.gz").exists() or (d / "cifar-10-batches-py").is_dir()]
+    if not found:
+        pytest.skip("no CIFAR-10 copy on this machine (set COURSE_DATA_DIR)")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(found[0]))
+    result = train("pconv", out_dir=tmp_path, profile="ci", epochs=1, n_train=16, n_val=16,
+                   batch_size=16, verbose=0)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["settings"]["data"]["source"] == "CIFAR-10 training split"
+    assert record["settings"]["data"]["n_val"] == 16 and record["settings"]["profile"] == "ci"
+    assert np.isfinite(result.history["loss"][0])
+
+
+# ----------------------------------------------------------------------- small helpers ----
+
+
+def test_log_rows_of_epochs_to_redo_are_dropped(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n0,1.0\n1,0.5\n2,0.25\n")
+    assert drop_log_rows_from(log, 2)
+    assert log.read_text() == "epoch,loss\n0,1.0\n1,0.5\n"
+    assert not drop_log_rows_from(log, 5)
+    assert read_log(log) == {"epoch": [0, 1], "loss": [1.0, 0.5]}
+
+
+def test_a_damaged_backup_falls_back_or_is_dropped(tmp_path):
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"half a file")
+    (backup / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+    with pytest.warns(UserWarning, match="starts again"):
+        repair_backup(backup)
+    assert not backup.exists()
+
+
+def test_bad_arguments_name_the_fix(images, tmp_path):
+    with pytest.raises(ValueError, match="vanilla"):
+        train("unet", out_dir=tmp_path, images=images)
+    with pytest.raises(ValueError, match="epochs"):
+        train("pconv", out_dir=tmp_path, images=images, epochs=0)
+    with pytest.raises(ValueError, match="n_train"):
+        train("pconv", out_dir=tmp_path, images=images, n_train=90, n_val=32)
+    with pytest.raises(ValueError, match="profile"):
+        train("pconv", out_dir=tmp_path, images=images, profile="gpu")
