@@ -113,6 +113,10 @@ def build_parser():
         help="a network to evaluate, e.g. pconv=build/runs/pconv/best.keras (repeatable); "
         "NAME starts with its model kind: vanilla, pconv, pconv-liu, ...",
     )
+    evaluate.add_argument(
+        "--pretrained", action="store_true",
+        help="also evaluate the course's pretrained vanilla and pconv networks (data/pretrained/)",
+    )
     evaluate.add_argument("--n-test", type=positive_int, metavar="N",
                           help="test images (default: the profile's)")
     evaluate.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
@@ -143,7 +147,12 @@ def run_train(args):
 def run_evaluate(args):
     from course_lib.evaluate import evaluate
 
-    checkpoints = dict(args.checkpoint) if args.checkpoint else None
+    checkpoints = dict(args.checkpoint) if args.checkpoint else {}
+    if args.pretrained:
+        from course_lib.models import MODEL_NAMES, load_pretrained
+
+        checkpoints.update({name: (name, load_pretrained(name)) for name in MODEL_NAMES})
+    checkpoints = checkpoints or None
     evaluate(checkpoints, n_test=args.n_test, out_dir=args.out, seed=args.seed)
     print(f"done: results in {args.out}")
     return 0
