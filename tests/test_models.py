@@ -217,3 +217,23 @@ def test_load_pretrained_refuses_weights_of_another_architecture(tmp_path):
     path = models.save_pretrained(models.build_model("pconv"), "pconv", tmp_path / "pconv.npz")
     with pytest.raises(ValueError, match="do not match"):
         models.load_pretrained("vanilla", path)
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_committed_pretrained_networks_fill_holes_better_than_the_mean(name):
+    """The shipped weights are trained: on unseen test images their hole L1 beats mean fill's."""
+    from course_lib import classical, data, masks
+
+    try:
+        (_, _), (x_test, _) = data.load_cifar10(n_train=10, n_test=100, seed=7)
+    except data.DatasetNotFoundError:
+        pytest.skip("CIFAR-10 is not available here (set COURSE_DATA_DIR)")
+    images = data.images_to_float(x_test)
+    holes = masks.irregular_masks(100, hole_range=(0.2, 0.4), seed=123)
+    model = models.load_pretrained(name)
+    outputs = np.clip(model.predict(models.prepare_inputs(name, images, holes), verbose=0), 0, 1)
+    hole = 1.0 - holes
+    network_error = np.sum(np.abs(outputs - images) * hole) / np.sum(hole * np.ones_like(images))
+    mean_fill = classical.inpaint_mean(images, holes)
+    mean_fill_error = np.sum(np.abs(mean_fill - images) * hole) / np.sum(hole * np.ones_like(images))
+    assert network_error < 0.8 * mean_fill_error
