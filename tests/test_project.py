@@ -65,3 +65,12 @@ def test_notebook_has_no_path_hacks_or_blocking_cells(path):
     for forbidden in (r"sys\.path", r"os\.chdir", r"drive\.mount", r"(?<![\w.])input\(", "NBVAL_IGNORE_OUTPUT"):
         assert not re.search(forbidden, code), f"{path.name} contains {forbidden!r}"
     assert "# NBVAL_CHECK_OUTPUT" in code, f"{path.name} compares none of its deterministic cells"
+
+
+def test_readme_results_table_is_regenerated_from_results_json():
+    from course_lib import evaluate
+
+    results = ROOT / "results" / "results.json"
+    if not results.exists():
+        pytest.skip("no results/results.json yet")
+    assert evaluate.results_table_markdown(results) in (ROOT / "README.md").read_text()
