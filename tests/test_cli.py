@@ -1,7 +1,6 @@
 """``python -m course_lib``: help, argument errors, a tiny training run, the evaluate hand-off."""
 
 import json
-import pickle
 import subprocess
 import sys
 import types
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_cifar import write_fake_cifar
 
 from course_lib.__main__ import main
 
@@ -61,23 +61,10 @@ def test_bad_arguments_exit_with_code_2_and_a_message(capsys, argv, message):
     assert message in output
 
 
-def write_fake_cifar(folder, per_batch=60, seed=0):
-    """A tiny CIFAR-10 in the official python format (6 pickled batches of random images)."""
-    batches = Path(folder) / "cifar-10-batches-py"
-    batches.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 b"labels": [int(v) for v in rng.integers(0, 10, per_batch)]}
-        with open(batches / name, "wb") as f:
-            pickle.dump(batch, f)
-    return Path(folder)
-
-
 @pytest.fixture
 def fake_cifar(tmp_path, monkeypatch):
     """COURSE_DATA_DIR pointing at a fake CIFAR-10 of 300 training images (cache in tmp_path)."""
-    monkeypatch.setenv("COURSE_DATA_DIR", str(write_fake_cifar(tmp_path / "data")))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(write_fake_cifar(tmp_path / "data", per_batch=60)))
     monkeypatch.setenv("HOME", str(tmp_path))  # course_lib.data caches decoded arrays in ~/.cache
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_cifar import write_fake_cifar
 
 import keras
 
@@ -38,21 +39,6 @@ def smooth_images(n, size=SIZE, seed=0):
     rows = coarse[:, i0] * (1 - f)[None, :, None, None] + coarse[:, i0 + 1] * f[None, :, None, None]
     image = rows[:, :, i0] * (1 - f)[None, None, :, None] + rows[:, :, i0 + 1] * f[None, None, :, None]
     return np.round(image * 255).astype(np.uint8)
-
-
-def write_fake_cifar(folder, per_batch=100, seed=0):
-    """A tiny CIFAR-10 in the official python format (6 pickled batches of random images)."""
-    import pickle
-
-    batches = Path(folder) / "cifar-10-batches-py"
-    batches.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 b"labels": [int(v) for v in rng.integers(0, 10, per_batch)]}
-        with open(batches / name, "wb") as f:
-            pickle.dump(batch, f)
-    return Path(folder)
 
 
 def csv_epochs(log_path):
