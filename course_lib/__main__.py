@@ -3,7 +3,7 @@
 Examples::
 
     python -m course_lib train --model pconv --profile ci --out build/runs/pconv-ci
-    python -m course_lib train --model vanilla --epochs 10 --loss liu --out build/runs/vanilla-liu
+    python -m course_lib train --model vanilla --epochs 10 --recipe source --out build/runs/vanilla-source
     python -m course_lib evaluate --checkpoint pconv=build/runs/pconv-ci/best.keras --out build/eval
 
 Running the same ``train`` command again resumes an interrupted run (or returns at once if it
@@ -13,9 +13,10 @@ finished; a larger ``--epochs`` continues it).  ``--help`` on each command lists
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
-from course_lib import config, losses, masks, models
+from course_lib import config, losses, masks, models, recipes
 
 
 def _int_at_least(minimum, what):
@@ -37,15 +38,24 @@ positive_int = _int_at_least(1, "counts")
 non_negative_int = _int_at_least(0, "seeds")
 
 
-def positive_float(text):
-    """argparse type: a float > 0 (learning rates)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
-    return value
+def _finite_float(*, zero_ok, what):
+    """An argparse type: a finite number > 0 (or >= 0 with ``zero_ok``)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number {'>=' if zero_ok else '>'} 0, got {text}")
+        return value
+
+    parse.__doc__ = f"argparse type: a finite float {'>=' if zero_ok else '>'} 0 ({what})."
+    return parse
+
+
+positive_float = _finite_float(zero_ok=False, what="learning rates")
+non_negative_float = _finite_float(zero_ok=True, what="warm-up epochs, gradient norms")
 
 
 def checkpoint_pair(text):
@@ -84,14 +94,23 @@ def build_parser():
     train.add_argument("--n-val", type=positive_int, metavar="N",
                        help="validation images, held out of the training split")
     train.add_argument("--batch-size", type=positive_int, metavar="N", help="images per step")
-    train.add_argument("--loss", default="l1", choices=sorted(losses.LOSSES),
-                       help="training loss (default: l1)")
-    train.add_argument("--masks", default="strokes", choices=sorted(masks.MASK_FAMILIES),
-                       help="mask family for training and validation (default: strokes)")
+    train.add_argument("--recipe", choices=sorted(recipes.RECIPES),
+                       help="how to train (default: course): "
+                       + "; ".join(f"{r.name}: {r.description}" for r in recipes.RECIPES.values()))
+    train.add_argument("--loss", choices=sorted(losses.LOSSES),
+                       help="training loss (default: the recipe's)")
+    train.add_argument("--masks", choices=sorted(masks.MASK_FAMILIES),
+                       help="mask family for training and validation (default: the recipe's)")
     train.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
                        help="random seed (default: 0)")
     train.add_argument("--learning-rate", type=positive_float, default=None, metavar="LR",
-                       help="Adam's step size (default: 1e-3)")
+                       help="Adam's (peak) step size (default: the recipe's)")
+    train.add_argument("--schedule", choices=recipes.SCHEDULES,
+                       help="learning-rate schedule (default: the recipe's)")
+    train.add_argument("--warmup-epochs", type=non_negative_float, metavar="E",
+                       help="epochs of linear warm-up for warmup_cosine (default: the recipe's)")
+    train.add_argument("--clipnorm", type=non_negative_float, metavar="C",
+                       help="clip gradients to this global norm, 0 = off (default: the recipe's)")
     train.add_argument("--mixed-precision", action="store_true",
                        help="train in mixed_float16 (for GPUs; slow on CPUs)")
     train.add_argument("--quiet", action="store_true",
@@ -125,13 +144,14 @@ def build_parser():
 
 
 def run_train(args):
-    from course_lib.train import DEFAULT_LEARNING_RATE, train
+    from course_lib.train import train
 
     result = train(
         args.model, out_dir=args.out, profile=args.profile, epochs=args.epochs,
-        n_train=args.n_train, n_val=args.n_val, batch_size=args.batch_size, loss=args.loss,
-        masks=args.masks, seed=args.seed, mixed_precision=args.mixed_precision,
-        learning_rate=args.learning_rate or DEFAULT_LEARNING_RATE,
+        n_train=args.n_train, n_val=args.n_val, batch_size=args.batch_size, recipe=args.recipe,
+        loss=args.loss, masks=args.masks, seed=args.seed, mixed_precision=args.mixed_precision,
+        learning_rate=args.learning_rate, schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs, clipnorm=args.clipnorm,
         verbose=2 if args.quiet else 1,
     )
     val_losses = result.history.get("val_loss", [])

@@ -78,8 +78,12 @@ VARIANTS = ("raw", "composite")
 #: Groups shown in the qualitative figures (a small bin, a large bin, strokes), when present.
 EXAMPLE_GROUPS = ("0.1-0.2", "0.5-0.6", "strokes")
 
-#: Written into results.json so that readers of an old file can tell its layout.
-SCHEMA_VERSION = 1
+#: Written into results.json so that readers of an old file can tell its layout
+#: (2: adds the top-level "paired" comparison).
+SCHEMA_VERSION = 2
+
+#: The metric and variant of the paired comparison between networks and classical methods.
+PAIRED_METRIC, PAIRED_VARIANT = "hole_psnr", "composite"
 
 NOTES = (
     "Image i is paired with mask (i mod K) of each group of masks.load_eval_masks() (K masks in the group).",
@@ -266,14 +270,47 @@ def summarize(values) -> dict:
     return summary
 
 
-def score_method(images, outputs, masks) -> dict[str, dict[str, dict]]:
-    """``{variant: {metric: summary}}`` for one method on one group (see :func:`summarize`)."""
+def score_images(images, outputs, masks) -> dict[str, dict[str, np.ndarray]]:
+    """``{variant: {metric: float64 (N,)}}``: every per-image score of one method on one group."""
     composited = composite(images, outputs, masks)
-    raw_scores = {metric: summarize(v) for metric, v in image_scores(images, outputs, masks).items()}
+    raw_scores = image_scores(images, outputs, masks)
     if np.array_equal(composited, outputs):  # classical methods: nothing to paste back
         return {"raw": raw_scores, "composite": raw_scores}
-    composite_scores = {metric: summarize(v) for metric, v in image_scores(images, composited, masks).items()}
-    return {"raw": raw_scores, "composite": composite_scores}
+    return {"raw": raw_scores, "composite": image_scores(images, composited, masks)}
+
+
+def score_method(images, outputs, masks) -> dict[str, dict[str, dict]]:
+    """``{variant: {metric: summary}}`` for one method on one group (see :func:`summarize`)."""
+    return {variant: {metric: summarize(values) for metric, values in scores.items()}
+            for variant, scores in score_images(images, outputs, masks).items()}
+
+
+def paired_difference(values, reference) -> dict:
+    """:func:`summarize` of the per-image differences ``values - reference``.
+
+    Both are (N,) scores of two methods on the *same* N image-mask pairs, so the difference
+    of each pair removes what the pair itself makes easy or hard; its 95 % interval says
+    whether one method beats the other, which two overlapping intervals of the separate
+    means cannot (they include the spread between images that the two methods share).
+    The first ``min(len(values), len(reference))`` pairs are used; pairs where either value
+    is not finite are left out (``n_undefined``).
+    """
+    n = min(len(values), len(reference))
+    return summarize(np.asarray(values[:n], np.float64) - np.asarray(reference[:n], np.float64))
+
+
+def paired_comparison(per_image: dict, networks, references) -> dict:
+    """``{network: {reference: {group: summary of the per-image difference}}}``.
+
+    Args:
+        per_image: ``{method: {group: (N,) scores}}`` of one metric and variant.
+        networks, references: method names to compare (each network against each reference).
+    """
+    return {network: {reference: {group: paired_difference(per_image[network][group],
+                                                            per_image[reference][group])
+                                  for group in per_image[network]}
+                      for reference in references}
+            for network in networks}
 
 
 # --------------------------------------------------------------------------- the methods
@@ -344,10 +381,12 @@ def _evaluate_groups(images, eval_masks, runners, images_per_method, n_examples,
 
     Returns:
         ``results`` {method: {variant: {group: {metric: summary}}}}, ``runtime`` {method: seconds
-        spent inpainting, metrics excluded}, and ``examples`` {group: {"masks": (E, H, W, 1),
-        "outputs": {method: composite (E, H, W, 3)}}} for the first ``n_examples`` images.
+        spent inpainting, metrics excluded}, ``examples`` {group: {"masks": (E, H, W, 1),
+        "outputs": {method: composite (E, H, W, 3)}}} for the first ``n_examples`` images, and
+        ``paired_scores`` {method: {group: (N,) per-image PAIRED_METRIC of PAIRED_VARIANT}}.
     """
     results = {name: {variant: {} for variant in VARIANTS} for name in runners}
+    paired_scores = {name: {} for name in runners}
     runtime = {name: 0.0 for name in runners}
     examples = {}
     for group, group_masks in eval_masks.items():
@@ -358,14 +397,16 @@ def _evaluate_groups(images, eval_masks, runners, images_per_method, n_examples,
             tic = time.perf_counter()
             outputs = np.asarray(run(images[:n], paired[:n]), dtype=np.float32)  # one pass over the group
             runtime[name] += time.perf_counter() - tic
-            for variant, scores in score_method(images[:n], outputs, paired[:n]).items():
-                results[name][variant][group] = scores
+            scores = score_images(images[:n], outputs, paired[:n])
+            for variant, per_metric in scores.items():
+                results[name][variant][group] = {metric: summarize(v) for metric, v in per_metric.items()}
+            paired_scores[name][group] = scores[PAIRED_VARIANT][PAIRED_METRIC]
             examples[group]["outputs"][name] = composite(images[:n_examples], outputs[:n_examples],
                                                          paired[:n_examples])
             if verbose:
                 print(f"[evaluate] {group:>8}  {name:<14} {n} images, {time.perf_counter() - tic:5.1f} s "
                       "with metrics", flush=True)
-    return results, runtime, examples
+    return results, runtime, examples, paired_scores
 
 
 def _versions() -> dict[str, str | None]:
@@ -396,6 +437,7 @@ def evaluate(
     n_examples: int = 4,
     figures: bool = True,
     verbose: bool = True,
+    eval_masks: dict | None = None,
 ) -> dict:
     """Evaluate networks and classical methods on the fixed evaluation masks; write the results.
 
@@ -417,6 +459,8 @@ def evaluate(
         n_examples: images shown per qualitative figure.
         figures: write the PNG figures (needs matplotlib).
         verbose: print the time each method takes.
+        eval_masks: ``{group: float32 (K, H, W, 1) masks}`` to use instead of the fixed evaluation
+            set (e.g. ``masks.build_eval_masks(seed=...)``: other masks of the same bins).
 
     Returns:
         The dict written to results.json::
@@ -428,7 +472,10 @@ def evaluate(
                           "checkpoints": {name: {"kind", "source", "params"}},
                           "images_per_method": {method: n}, "runtime_seconds": {method: s, "total": s},
                           "versions": {...}, "date", "machine": {...}, "notes": [...]},
-             "results": {method: {variant: {group: {metric: {"mean", "std", "ci95", "n", "n_undefined"}}}}}}
+             "results": {method: {variant: {group: {metric: {"mean", "std", "ci95", "n", "n_undefined"}}}}},
+             "paired": {"metric": "hole_psnr", "variant": "composite",
+                        "differences": {network: {classical method: {group: summary of
+                                        network - classical, image by image}}}}}
     """
     started = time.perf_counter()
     images, data_source = _load_test_images(images, n_test, seed)
@@ -438,9 +485,13 @@ def evaluate(
         raise ValueError("Nothing to evaluate: pass checkpoints=... or leave methods=None for the classical methods.")
     images_per_method = _images_per_method(runners, len(images), max_images_per_method)
     n_examples = min(n_examples, *images_per_method.values())
-    eval_masks = masks_lib.load_eval_masks()
+    mask_source = "the fixed evaluation set (masks.load_eval_masks())" if eval_masks is None else "passed to evaluate()"
+    eval_masks = masks_lib.load_eval_masks() if eval_masks is None else {
+        group: masks_lib.validate_masks(group_masks) for group, group_masks in eval_masks.items()}
 
-    results, runtime, examples = _evaluate_groups(images, eval_masks, runners, images_per_method, n_examples, verbose)
+    results, runtime, examples, paired_scores = _evaluate_groups(
+        images, eval_masks, runners, images_per_method, n_examples, verbose)
+    classical_names = [name for name in runners if name not in networks]
 
     runtime = {name: round(seconds, 2) for name, seconds in runtime.items()}
     runtime["total"] = round(time.perf_counter() - started, 2)
@@ -452,6 +503,7 @@ def evaluate(
             "data": data_source,
             "groups": list(eval_masks),
             "masks_per_group": {group: len(m) for group, m in eval_masks.items()},
+            "mask_source": mask_source,
             "methods": list(runners),
             "networks": list(networks),
             "metrics": {metric: METRIC_LABELS[metric] for metric in METRICS},
@@ -466,6 +518,12 @@ def evaluate(
             "notes": list(NOTES),
         },
         "results": results,
+        "paired": {
+            "metric": PAIRED_METRIC,
+            "variant": PAIRED_VARIANT,
+            "differences": (paired_comparison(paired_scores, list(networks), classical_names)
+                            if classical_names else {}),
+        },
     }
     write_results(report, out_dir)
     if figures:
@@ -526,6 +584,54 @@ def results_table_markdown(
     return "\n\n".join(tables) + "\n"
 
 
+def best_classical(results, metric=PAIRED_METRIC, variant=PAIRED_VARIANT) -> str:
+    """The classical method with the highest ``metric`` averaged over the groups (ties: first)."""
+    results = load_results(results)
+    networks = set(results["metadata"]["networks"])
+    candidates = [m for m in results["results"] if m not in networks]
+    if not candidates:
+        raise ValueError("These results hold no classical method to compare with; evaluate with methods=None.")
+
+    def mean_over_groups(method):
+        means = [s[metric]["mean"] for s in results["results"][method][variant].values()]
+        return float(np.mean([m for m in means if m is not None])) if any(m is not None for m in means) else -math.inf
+
+    return max(candidates, key=mean_over_groups)
+
+
+def paired_table_markdown(results, references=None) -> str:
+    """Markdown table of the paired comparison: per network and reference, per group,
+    the mean per-image difference in hole PSNR (dB) with its 95 % interval.
+
+    ``references``: classical methods to compare with; ``None``: the best one
+    (:func:`best_classical`) and ``"diffusion"`` (the course's own), those present.
+    """
+    results = load_results(results)
+    paired = results.get("paired")
+    if not paired or not paired["differences"]:
+        return ""
+    groups = results["metadata"]["groups"]
+    if references is None:
+        references = list(dict.fromkeys([best_classical(results), "diffusion"]))
+    first = next(iter(paired["differences"].values()))
+    references = [r for r in references if r in first]
+    lines = [f"**Paired: network − classical, {METRIC_LABELS[paired['metric']]}** ({paired['variant']}; "
+             "mean ± 95 % CI of the per-image difference; above 0: the network wins)", "",
+             "| network − method | " + " | ".join(groups) + " |",
+             "|---|" + "---:|" * len(groups)]
+    for network, per_reference in paired["differences"].items():
+        for reference in references:
+            cells = [_format_signed(per_reference[reference][group]) for group in groups]
+            lines.append(f"| {network} − {reference} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _format_signed(summary: dict) -> str:
+    if summary["mean"] is None:
+        return "n/a"
+    return f"{summary['mean']:+.2f} ± {summary['ci95']:.2f}"
+
+
 def results_markdown(results) -> str:
     """The whole results.md: a header with the run's metadata, then the tables."""
     results = load_results(results)
@@ -544,6 +650,8 @@ def results_markdown(results) -> str:
     if bullets:
         parts.append("\n".join(bullets))
     parts += [legend, results_table_markdown(results)]
+    if results.get("paired", {}).get("differences"):
+        parts.append(paired_table_markdown(results))
     if meta["networks"]:
         parts += ["## Networks, raw output (known pixels not pasted back)",
                   results_table_markdown(results, ("psnr", "ssim"), variant="raw", methods=meta["networks"])]

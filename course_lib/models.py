@@ -1,11 +1,13 @@
-"""The course's two inpainting networks, layer by layer as in the source, and their inputs.
+"""The course's inpainting networks: the source's two, layer by layer, and one beyond it.
 
 * ``"vanilla"`` -- :func:`build_vanilla_unet`: a plain U-Net that sees the image with its
   holes painted white, and must guess which pixels are holes.
 * ``"pconv"`` -- :func:`build_pconv_unet`: a U-Net of partial convolutions that also gets
   the mask, and never looks at hole pixels.
+* ``"improved"`` -- :func:`build_improved_unet`: a *hybrid*: the course's own diffusion fill,
+  then a U-Net that sees the fill and the mask and learns only the correction.
 
-Both output images float32 in [0, 1] (a sigmoid; float32 also under mixed precision),
+All output images float32 in [0, 1] (float32 also under mixed precision),
 shape (N, H, W, 3), with H and W multiples of 16 (four halvings). :func:`prepare_inputs`
 turns images and masks into what each network takes. Mask convention: float, 1 = valid
 pixel, 0 = hole.
@@ -22,24 +24,31 @@ from keras import layers
 from keras import ops
 
 from course_lib import config
+from course_lib.hybrid_layers import CorrectFill, DiffusionFill
 from course_lib.layers import BroadcastMask, PConv2D, SourcePConv2D
 
 __all__ = [
     "MODEL_NAMES",
+    "build_improved_unet",
     "build_model",
     "build_pconv_unet",
     "build_vanilla_unet",
+    "constant_channels",
     "load_pretrained",
+    "pretrained_log",
     "prepare_inputs",
     "save_pretrained",
 ]
 
 #: The names :func:`build_model` and :func:`prepare_inputs` accept.
-MODEL_NAMES = ("vanilla", "pconv")
+MODEL_NAMES = ("vanilla", "pconv", "improved")
 
 #: Filters of the vanilla U-Net's encoder levels (the decoder mirrors them) and bottleneck.
 VANILLA_FILTERS = (32, 64, 128, 256)
 VANILLA_BOTTLENECK = 512
+
+#: Initial bias of the PConv U-Net's last PConv2D (``decoder_output``), see :func:`build_pconv_unet`.
+DECODER_OUTPUT_BIAS = 0.5
 
 #: The PConv U-Net's decoder blocks: (filters of the first, of the second PConv2D).
 PCONV_DECODER_FILTERS = ((256, 128), (128, 64), (64, 32), (32, 3))
@@ -112,6 +121,10 @@ def build_pconv_unet(input_shape=(32, 32, 3), *, pconv_layer=PConv2D):
     ``conv5``, ``conv3``, ``conv1``), the layers ``conv9`` ... ``conv15`` and
     ``decoder_output``. Then Conv2D(3, 3, sigmoid).
 
+    Initialisation: Keras' defaults (Glorot-uniform kernels, zero biases), except that
+    ``decoder_output`` starts with biases of :data:`DECODER_OUTPUT_BIAS` (0.5), which keeps
+    its three ReLU channels alive (``tests/test_recipes.py`` checks it in a real run).
+
     Masks in the decoder: our :class:`PConv2D` returns a one-channel mask, but the
     concatenated features have C_skip + C_up channels. Each mask is repeated over its
     features' channels (:class:`BroadcastMask`) before the concatenation, so the next
@@ -138,7 +151,13 @@ def build_pconv_unet(input_shape=(32, 32, 3), *, pconv_layer=PConv2D):
     mask = keras.Input((*shape[:2], mask_channels), name="mask")
 
     def pconv_relu(filters, strides, name, x, m):
-        x, m = pconv_layer(filters, 3, strides=strides, padding="same", name=name)([x, m])
+        # decoder_output has only 3 ReLU channels; one whose input drifts below zero everywhere
+        # outputs 0, gets no gradient and never comes back (with the hole-weighted loss they
+        # died within an epoch).  A bias of DECODER_OUTPUT_BIAS starts them well inside the
+        # active region: an initial value, not a change of the architecture.
+        bias = DECODER_OUTPUT_BIAS if name == "decoder_output" else 0.0
+        x, m = pconv_layer(filters, 3, strides=strides, padding="same", name=name,
+                           bias_initializer=keras.initializers.Constant(bias))([x, m])
         return layers.ReLU()(x), m
 
     x, m, skips = image, mask, []
@@ -160,17 +179,99 @@ def build_pconv_unet(input_shape=(32, 32, 3), *, pconv_layer=PConv2D):
     return keras.Model([image, mask], outputs, name="pconv_unet")
 
 
+#: The improved network's encoder widths, one per resolution (32, 16, 8, 4 for CIFAR-10).
+IMPROVED_FILTERS = (32, 64, 128, 256)
+
+
+def build_improved_unet(input_shape=(32, 32, 3)):
+    """The course's hybrid network: diffusion fill + a U-Net that learns the correction. 2,129,507 parameters.
+
+    Inputs: ``(masked image, mask)`` as for ``"pconv"`` (image (N, H, W, 3) float32 in [0, 1]
+    with holes at 0, mask (N, H, W, 1), 1 = valid). Output: (N, H, W, 3) float32 in [0, 1],
+    the known pixels exactly the input's.
+
+    1. :class:`~course_lib.hybrid_layers.DiffusionFill` fills the holes the classical way
+       (no weights).
+    2. A U-Net sees ``concat([fill, mask])`` (4 channels): the fill has no holes, so plain
+       convolutions work, and the mask tells them which pixels are guesses. Encoder: 4 levels
+       of widths 32, 64, 128, 256, each a stride-2 3x3 convolution (except the first) and a
+       3x3 convolution, ReLU; at the coarsest level a third, dilated (rate 2) convolution so
+       that the bottleneck sees the whole image. Decoder: per level a 2x2 transposed
+       convolution, the encoder's features *added* (cheaper than concatenated), a 3x3
+       convolution. Last, a 3x3 convolution to 3 channels that starts at zero.
+    3. :class:`~course_lib.hybrid_layers.CorrectFill` adds that correction to the fill (in
+       logit space, so the result stays in [0, 1]) and pastes the known pixels back.
+
+    Because the last layer starts at zero, the untrained network *is* diffusion inpainting,
+    and training can only move it from there.
+    """
+    shape = _check_input_shape(input_shape, "build_improved_unet")
+    image = keras.Input(shape, name="masked_image")
+    mask = keras.Input((*shape[:2], 1), name="mask")
+    fill = DiffusionFill(name="diffusion_fill", dtype="float32")([image, mask])
+    x = layers.Concatenate(name="fill_and_mask")([fill, mask])
+
+    skips = []
+    for level, f in enumerate(IMPROVED_FILTERS):
+        if level:
+            x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(x)
+        else:
+            x = _conv_relu(f)(x)
+        x = _conv_relu(f)(x)
+        skips.append(x)
+    x = layers.Conv2D(IMPROVED_FILTERS[-1], 3, padding="same", dilation_rate=2,
+                      activation="relu", name="bottleneck_dilated")(x)
+    for f, skip in zip(reversed(IMPROVED_FILTERS[:-1]), reversed(skips[:-1])):
+        x = layers.Conv2DTranspose(f, 2, strides=2, padding="same")(x)
+        x = _conv_relu(f)(layers.Add()([x, skip]))
+    correction = layers.Conv2D(3, 3, padding="same", kernel_initializer="zeros",
+                               name="correction", dtype="float32")(x)
+    outputs = CorrectFill(name="output", dtype="float32")([fill, correction, image, mask])
+    return keras.Model([image, mask], outputs, name="improved_unet")
+
+
+def constant_channels(model, inputs, *, layer=None, relu=False, tolerance=1e-6):
+    """The channels of ``model``'s output (or of layer ``layer``'s) that do not vary at all.
+
+    A channel that takes the same value at every pixel of every image in ``inputs`` carries no
+    information: for a ReLU layer it is *dead* (its pre-activation is below zero everywhere, so
+    it outputs 0 and gets no gradient again).  Use it after training to check that no layer
+    collapsed.
+
+    Args:
+        model: a ``keras.Model``.
+        inputs: what the model takes (e.g. :func:`prepare_inputs`), a batch of several images.
+        layer: a layer name; its (first) output is checked. ``None``: the model's output.
+        relu: apply ``max(x, 0)`` first (for layers followed by a ReLU, such as the PConv
+            U-Net's ``decoder_output``).
+        tolerance: spread (max - min) at or below which a channel counts as constant.
+
+    Returns:
+        A sorted list of channel indices (empty when every channel varies).
+    """
+    probe = model if layer is None else keras.Model(model.inputs, model.get_layer(layer).output)
+    values = probe(inputs)
+    if isinstance(values, (list, tuple)):
+        values = values[0]  # PConv2D returns [features, mask]
+    values = np.asarray(values, dtype=np.float32)
+    if relu:
+        values = np.maximum(values, 0.0)
+    flat = values.reshape(-1, values.shape[-1])
+    spread = flat.max(axis=0) - flat.min(axis=0)
+    return [int(c) for c in np.flatnonzero(spread <= tolerance)]
+
+
 def _check_name(name):
     if name not in MODEL_NAMES:
         raise ValueError(f"Unknown model {name!r}: choose one of {MODEL_NAMES}.")
 
 
 def build_model(name, input_shape=(32, 32, 3)):
-    """A fresh, uncompiled model by name: ``"vanilla"`` or ``"pconv"`` (see :data:`MODEL_NAMES`)."""
+    """A fresh, uncompiled model by name: ``"vanilla"``, ``"pconv"`` or ``"improved"``."""
     _check_name(name)
-    if name == "vanilla":
-        return build_vanilla_unet(input_shape)
-    return build_pconv_unet(input_shape)
+    builders = {"vanilla": build_vanilla_unet, "pconv": build_pconv_unet,
+                "improved": build_improved_unet}
+    return builders[name](input_shape)
 
 
 def _validate_numpy(images, masks):
@@ -204,7 +305,7 @@ def prepare_inputs(name, images, masks):
     """What model ``name`` takes, from clean images and their masks.
 
     Args:
-        name: ``"vanilla"`` or ``"pconv"``.
+        name: ``"vanilla"``, ``"pconv"`` or ``"improved"``.
         images: (N, H, W, 3) float in [0, 1] -- NumPy arrays or tensors (also inside a
             ``tf.data`` map function).
         masks: (N, H, W, 1) float, 1 = valid, 0 = hole.
@@ -212,8 +313,8 @@ def prepare_inputs(name, images, masks):
     Returns:
         ``"vanilla"``: the masked image ``images * masks + (1 - masks)``, (N, H, W, 3):
         holes are painted white (1.0), as in the source, which drew white strokes with
-        OpenCV onto the image. ``"pconv"``: the pair ``(images * masks, masks)``: holes
-        at 0, plus the mask itself (a tuple, which ``model(...)``, ``model.fit`` and
+        OpenCV onto the image. ``"pconv"`` and ``"improved"``: the pair
+        ``(images * masks, masks)``: holes at 0, plus the mask itself (a tuple, which ``model(...)``, ``model.fit`` and
         ``tf.data`` all accept). Float32; NumPy in, NumPy out.
 
     NumPy inputs (or lists) are checked -- shapes, masks binary, images in [0, 1] -- and
@@ -252,8 +353,15 @@ def save_pretrained(model, name, path=None):
     return path
 
 
+def pretrained_log(name):
+    """The ``log.csv`` of the run that trained the pretrained ``name`` (``results/training/``), or None."""
+    _check_name(name)
+    log = config.REPO_ROOT / "results" / "training" / name / "log.csv"
+    return log if log.exists() else None
+
+
 def load_pretrained(name, path=None):
-    """The network ``name`` (``"vanilla"`` or ``"pconv"``) with the course's pretrained weights.
+    """The network ``name`` (``"vanilla"``, ``"pconv"``, ``"improved"``) with the course's pretrained weights.
 
     Returns a ready, uncompiled :class:`keras.Model` (float32 weights) built by
     :func:`build_model`; feed it :func:`prepare_inputs`. How the weights were trained

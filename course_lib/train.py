@@ -7,8 +7,8 @@
 What one call does, in order:
 
 1. **Settings.** Explicit arguments win; the rest come from the profile
-   (:func:`course_lib.config.get_profile`: ``ci`` seconds, ``cpu`` ~10-15 min per model on 2 CPU
-   cores, ``full`` the source's 20 epochs on the 50,000 training images, for a GPU).
+   (:func:`course_lib.config.get_profile`: ``ci`` seconds, ``cpu`` 4-10 min per model on 2 CPU
+   cores, ``full`` the source's 20 epochs on the 45,000 training images not held out, for a GPU).
 2. **Data.** CIFAR-10's training split.  The validation images are held out of it (the last
    ``n_val`` images of the split -- never the test split, which is kept for the final
    evaluation); training uses a class-balanced subset of the rest (``n_train``; ``None`` = all
@@ -57,7 +57,7 @@ import tensorflow as tf
 import keras
 
 import course_lib
-from course_lib import config, data, losses, models, pipeline
+from course_lib import config, data, losses, models, pipeline, recipes
 from course_lib import masks as masks_lib
 
 #: The file names inside ``out_dir``.
@@ -65,13 +65,14 @@ LOG_NAME, BEST_NAME, FINAL_NAME, RUN_NAME, BACKUP_NAME = (
     "log.csv", "best.keras", "final.keras", "run.json", "backup",
 )
 
-#: Adam's step size (the source used Keras' default Adam, 1e-3).
-DEFAULT_LEARNING_RATE = 1e-3
+#: Adam's step size of the default recipe (the source used Keras' default Adam, 1e-3).
+DEFAULT_LEARNING_RATE = recipes.get_recipe().learning_rate
 
 # Settings that must be the same to resume a run (``epochs`` may grow, ``verbose`` may change).
 _RESUME_KEYS = (
     "model", "n_train", "n_val", "batch_size", "loss", "masks", "seed",
-    "mixed_precision", "learning_rate", "data",
+    "mixed_precision", "learning_rate", "data", "recipe", "schedule", "warmup_epochs",
+    "clipnorm",
 )
 
 
@@ -104,29 +105,55 @@ def _positive_int_or_none(name, value):
     return int(value)
 
 
+def _check_number(name, value, *, zero_ok):
+    """A finite real ``value`` > 0 (or >= 0 with ``zero_ok``), else ValueError naming ``name``."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or value < 0 or (value == 0 and not zero_ok)):
+        kind = "non-negative" if zero_ok else "positive"
+        example = getattr(recipes.get_recipe(), name)
+        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}; e.g. {name}={example}.")
+
+
 def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size, loss, masks,
-                     seed, mixed_precision, learning_rate):
-    """One dict of every setting of a run: explicit arguments, else the profile's values."""
+                     seed, mixed_precision, learning_rate, recipe=None, schedule=None,
+                     warmup_epochs=None, clipnorm=None):
+    """One dict of every setting of a run: explicit arguments, else the recipe's and the profile's.
+
+    ``recipe`` (:func:`course_lib.recipes.get_recipe`; None = the default, ``"course"``) gives
+    ``loss``, ``masks``, ``learning_rate``, ``schedule``, ``warmup_epochs`` and ``clipnorm``
+    unless they are passed; the profile gives ``epochs``, ``n_train``, ``n_val`` and
+    ``batch_size`` unless they are passed.
+    """
     if model_name not in models.MODEL_NAMES:
         raise ValueError(f"Unknown model {model_name!r}: choose one of {models.MODEL_NAMES}.")
+    chosen_recipe = recipes.get_recipe(recipe)
+    loss = chosen_recipe.loss if loss is None else loss
+    masks = chosen_recipe.masks if masks is None else masks
+    learning_rate = chosen_recipe.learning_rate if learning_rate is None else learning_rate
+    schedule = chosen_recipe.schedule if schedule is None else schedule
+    warmup_epochs = chosen_recipe.warmup_epochs if warmup_epochs is None else warmup_epochs
+    clipnorm = chosen_recipe.clipnorm if clipnorm is None else clipnorm
     losses.get_loss(loss)  # raises ValueError naming the losses if unknown
     if masks not in masks_lib.MASK_FAMILIES:
         raise ValueError(
             f"Unknown mask family {masks!r}: choose one of {sorted(masks_lib.MASK_FAMILIES)}."
         )
+    if schedule not in recipes.SCHEDULES:
+        raise ValueError(
+            f"Unknown learning-rate schedule {schedule!r}: choose one of {recipes.SCHEDULES}."
+        )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}; e.g. seed=0.")
-    if isinstance(learning_rate, bool) or not (
-        isinstance(learning_rate, numbers.Real) and 0 < learning_rate < math.inf
-    ):
-        raise ValueError(
-            f"learning_rate must be a positive number, got {learning_rate!r}; e.g. 1e-3."
-        )
+    _check_number("learning_rate", learning_rate, zero_ok=False)
+    _check_number("warmup_epochs", warmup_epochs, zero_ok=True)
+    if clipnorm is not None:
+        _check_number("clipnorm", clipnorm, zero_ok=True)
     chosen = config.get_profile(profile)
     n_train = _positive_int_or_none("n_train", n_train)
     return {
         "model": model_name,
         "profile": chosen.name,
+        "recipe": chosen_recipe.name,
         "epochs": _positive_int_or_none("epochs", epochs) or chosen.epochs,
         "n_train": n_train if n_train is not None else chosen.n_train,
         "n_val": _positive_int_or_none("n_val", n_val) or chosen.n_val,
@@ -136,6 +163,9 @@ def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size,
         "seed": int(seed),
         "mixed_precision": bool(mixed_precision),
         "learning_rate": float(learning_rate),
+        "schedule": schedule,
+        "warmup_epochs": float(warmup_epochs),
+        "clipnorm": float(clipnorm) if clipnorm else None,  # 0 = no clipping
     }
 
 
@@ -435,11 +465,21 @@ class _SessionRecorder(keras.callbacks.Callback):
 def build_and_compile(settings, input_shape=(32, 32, 3)):
     """A fresh model for ``settings`` compiled with Adam, its loss and the PSNR / hole-L1 metrics.
 
+    Adam's step size follows the recipe's schedule (:func:`course_lib.recipes.make_learning_rate`)
+    over ``settings["epochs"]`` epochs of ``n_train // batch_size`` steps.
+
     Call inside the strategy's ``scope()`` and the dtype policy: variables are created here.
     """
     model = models.build_model(settings["model"], input_shape=input_shape)
+    learning_rate = recipes.make_learning_rate(
+        learning_rate=settings["learning_rate"], schedule=settings["schedule"],
+        warmup_epochs=settings["warmup_epochs"], epochs=settings["epochs"],
+        steps_per_epoch=settings["data"]["n_train"] // settings["batch_size"],
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=settings["learning_rate"]),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate, global_clipnorm=settings["clipnorm"]
+        ),
         loss=losses.get_loss(settings["loss"]),
         metrics=list(losses.METRICS),
     )
@@ -473,11 +513,15 @@ def train(
     n_train=None,
     n_val=None,
     batch_size=None,
-    loss="l1",
-    masks="strokes",
+    recipe=None,
+    loss=None,
+    masks=None,
     seed=0,
     mixed_precision=False,
-    learning_rate=DEFAULT_LEARNING_RATE,
+    learning_rate=None,
+    schedule=None,
+    warmup_epochs=None,
+    clipnorm=None,
     verbose=1,
     images=None,
     callbacks=(),
@@ -492,12 +536,17 @@ def train(
         epochs, n_train, n_val, batch_size: override the profile's values.  ``n_train=None``
             keeps the profile's (``full``: every training image not held out for validation).
             ``batch_size`` is the global batch (split across devices under MirroredStrategy).
+        recipe: ``"course"`` (default) or ``"source"`` (:mod:`course_lib.recipes`): the loss,
+            masks, learning rate and schedule below, unless they are passed one by one.
         loss: a name of :func:`course_lib.losses.get_loss` (``"l1"``, ``"liu"``, ``"ssim"``).
         masks: the mask family for training and validation (``"strokes"``, ``"irregular"``,
-            ``"boxes"``).
+            ``"boxes"``, ``"mixed"``).
         seed: makes the run reproducible: weights, training subset, order and masks.
         mixed_precision: train under ``mixed_float16`` (useful on recent GPUs; slow on CPUs).
-        learning_rate: Adam's step size.
+        learning_rate: Adam's (peak) step size.
+        schedule: ``"constant"`` or ``"warmup_cosine"`` (:func:`course_lib.recipes.learning_rate_at`).
+        warmup_epochs: epochs of linear warm-up of ``"warmup_cosine"``.
+        clipnorm: clip gradients to this global norm (0: no clipping).
         verbose: 0 silent, 1 progress bar (Keras), 2 one line per epoch.
         images: optional (N, H, H, 3) uint8 or float [0, 1] images to use instead of CIFAR-10
             (split like it: the last ``n_val`` are the validation set).
@@ -510,7 +559,8 @@ def train(
     settings = resolve_settings(
         model_name, profile=profile, epochs=epochs, n_train=n_train, n_val=n_val,
         batch_size=batch_size, loss=loss, masks=masks, seed=seed,
-        mixed_precision=mixed_precision, learning_rate=learning_rate,
+        mixed_precision=mixed_precision, learning_rate=learning_rate, recipe=recipe,
+        schedule=schedule, warmup_epochs=warmup_epochs, clipnorm=clipnorm,
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -554,6 +604,34 @@ def train(
             _write_run_record(paths["run"], record)
 
     return TrainResult(model, read_log(paths["log"]), out_dir, paths["best"], paths["log"])
+
+
+def trained_or_pretrained(model_name, *, use_pretrained, profile=None, verbose=2, **train_args):
+    """A network for a notebook: the course's pretrained weights, or a run trained here.
+
+    Args:
+        model_name: ``"vanilla"``, ``"pconv"`` or ``"improved"``.
+        use_pretrained: True: load :func:`course_lib.models.load_pretrained` (with the log of the
+            run that trained it, ``results/training/<name>/log.csv``) and, if the weights are
+            missing, train a quick ``ci`` run instead.  False: train in ``profile``.
+        profile: the profile to train in (None: the one in force).
+        verbose, **train_args: passed to :func:`train` (``out_dir`` defaults to
+            ``config.output_dir("runs", <profile>, <name>)``, so a finished run is reloaded at once).
+
+    Returns:
+        ``(model, log_csv)``: the ``keras.Model`` (the best epoch of a run) and the path of
+        its training log, or None when no log is known.
+    """
+    if use_pretrained:
+        try:
+            return models.load_pretrained(model_name), models.pretrained_log(model_name)
+        except FileNotFoundError:
+            print(f"The pretrained weights for {model_name!r} are not here; training a quick ci run instead.")
+            profile = "ci"
+    profile = config.profile_name(profile)
+    out_dir = train_args.pop("out_dir", None) or config.output_dir("runs", profile, model_name)
+    run = train(model_name, out_dir=out_dir, profile=profile, verbose=verbose, **train_args)
+    return keras.saving.load_model(run.best_path, compile=False), run.log_path
 
 
 def make_datasets(settings, train_images, val_images, epoch_counter):
@@ -605,10 +683,15 @@ def equivalent_command(settings, out_dir):
     if settings["data"]["source"] != "CIFAR-10 training split":
         return None
     s = settings
+    # n_train as the settings hold it (None = the whole split), so the line resumes its own run.
     words = ["python", "-m", "course_lib", "train", "--model", s["model"], "--profile", s["profile"],
-             "--epochs", s["epochs"], "--n-train", s["data"]["n_train"], "--n-val", s["n_val"],
-             "--batch-size", s["batch_size"], "--loss", s["loss"], "--masks", s["masks"],
-             "--seed", s["seed"], "--learning-rate", s["learning_rate"]]
+             "--recipe", s["recipe"], "--epochs", s["epochs"]]
+    if s["n_train"] is not None:
+        words += ["--n-train", s["n_train"]]
+    words += ["--n-val", s["n_val"], "--batch-size", s["batch_size"], "--loss", s["loss"],
+              "--masks", s["masks"], "--seed", s["seed"], "--learning-rate", s["learning_rate"],
+              "--schedule", s["schedule"], "--warmup-epochs", s["warmup_epochs"]]
+    words += ["--clipnorm", s["clipnorm"] or 0]
     if s["mixed_precision"]:
         words.append("--mixed-precision")
     return " ".join(map(str, [*words, "--out", out_dir]))
@@ -645,6 +728,7 @@ def _print_plan(settings, strategy, out_dir, n_done):
     resume = f", resuming after {n_done} finished epochs" if n_done else ""
     print(
         f"Training {s['model']} ({s['profile']} profile): {s['data']['n_train']} images, "
-        f"{s['epochs']} epochs of batch {s['batch_size']}, loss {s['loss']}, masks {s['masks']}, "
+        f"{s['epochs']} epochs of batch {s['batch_size']}, recipe {s['recipe']} (loss {s['loss']}, "
+        f"masks {s['masks']}, Adam {s['learning_rate']:g} {s['schedule']}), "
         f"seed {s['seed']}, {strategy.num_replicas_in_sync} device(s){resume} -> {out_dir}"
     )

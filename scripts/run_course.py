@@ -3,7 +3,7 @@
     python3 scripts/run_course.py [--profile ci|cpu|full] [--only 03 05 ...]
 
 The profile follows the hardware unless given: ``full`` (the source's 20 epochs on 50,000
-images) when TensorFlow sees a GPU, ``cpu`` (about 10-15 minutes per model) otherwise,
+images) when TensorFlow sees a GPU, ``cpu`` (4-10 minutes per model on 2 cores) otherwise,
 ``ci`` for a quick check.  Executed notebooks go to ``build/executed/``; models, logs and the
 evaluation results that the notebooks write go to ``build/`` (``COURSE_OUTPUT_DIR``).
 """

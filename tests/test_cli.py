@@ -30,8 +30,10 @@ def test_help_as_a_real_command():
 
 
 @pytest.mark.parametrize("command, options", [
-    ("train", ["--model", "--profile", "--epochs", "--n-train", "--batch-size", "--loss",
-               "--masks", "--seed", "--mixed-precision", "--out", "ci:", "cpu:", "full:"]),
+    ("train", ["--model", "--profile", "--epochs", "--n-train", "--batch-size", "--recipe",
+               "--loss", "--masks", "--seed", "--learning-rate", "--schedule", "--warmup-epochs",
+               "--clipnorm", "--mixed-precision", "--out", "ci:", "cpu:", "full:", "course:",
+               "source:"]),
     ("evaluate", ["--checkpoint", "--n-test", "--seed", "--out"]),
 ])
 def test_each_command_has_help(capsys, command, options):
@@ -51,6 +53,9 @@ def test_each_command_has_help(capsys, command, options):
     (["train", "--model", "pconv", "--loss", "vgg", "--out", "x"], "invalid choice: 'vgg'"),
     (["train", "--model", "pconv", "--profile", "gpu", "--out", "x"], "invalid choice: 'gpu'"),
     (["train", "--model", "pconv", "--seed", "-1", "--out", "x"], ">= 0"),
+    (["train", "--model", "pconv", "--recipe", "gan", "--out", "x"], "invalid choice: 'gan'"),
+    (["train", "--model", "pconv", "--learning-rate", "nan", "--out", "x"], "finite number > 0"),
+    (["train", "--model", "pconv", "--clipnorm", "-1", "--out", "x"], "finite number >= 0"),
     (["train", "--model", "pconv"], "--out"),
     (["evaluate", "--checkpoint", "pconv", "--out", "x"], "NAME=PATH"),
     (["evaluate", "--n-test", "-5", "--out", "x"], ">= 1"),

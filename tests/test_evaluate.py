@@ -248,3 +248,37 @@ def test_cifar10_subset_with_the_real_evaluation_masks(tmp_path, monkeypatch):
         assert telea[group]["hole_psnr"]["n"] == 20
         # telea continues edges inward: better than a flat colour on natural images
         assert telea[group]["hole_psnr"]["mean"] > mean_fill[group]["hole_psnr"]["mean"]
+
+
+# --------------------------------------------------------------------------- paired comparison
+def test_paired_difference_by_hand():
+    a = np.array([20.0, 22.0, 25.0, np.inf, 19.0])
+    b = np.array([19.0, 21.5, 24.0, 30.0, np.nan])
+    got = evaluate.paired_difference(a, b)
+    d = np.array([1.0, 0.5, 1.0])  # the three pairs where both values are finite
+    std = math.sqrt(sum((x - d.mean()) ** 2 for x in d) / 2)
+    assert got["mean"] == pytest.approx(2.5 / 3)
+    assert got["ci95"] == pytest.approx(1.96 * std / math.sqrt(3))
+    assert (got["n"], got["n_undefined"]) == (3, 2)
+
+
+def test_pairing_removes_the_spread_that_both_methods_share():
+    """Two methods 0.1 dB apart on images whose difficulty varies by several dB: the marginal
+    intervals overlap, the paired one excludes zero."""
+    rng = np.random.default_rng(0)
+    difficulty = rng.normal(20.0, 3.0, 400)
+    a, b = difficulty + 0.1 + rng.normal(0, 0.05, 400), difficulty
+    marginal_a, marginal_b = evaluate.summarize(a), evaluate.summarize(b)
+    assert abs(marginal_a["mean"] - marginal_b["mean"]) < marginal_a["ci95"] + marginal_b["ci95"]
+    paired = evaluate.paired_difference(a, b)
+    assert paired["mean"] - paired["ci95"] > 0
+
+
+def test_evaluate_writes_the_paired_comparison(run):
+    results, out_dir = run
+    paired = results["paired"]
+    assert (paired["metric"], paired["variant"]) == ("hole_psnr", "composite")
+    # Mean fill is exact on constant images (hole PSNR +inf): no pair has a finite difference.
+    cell = paired["differences"]["vanilla-half"]["mean fill"]["0.2-0.3"]
+    assert (cell["n"], cell["n_undefined"], cell["mean"]) == (0, len(VALUES), None)
+    assert "vanilla-half − mean fill" in (out_dir / "results.md").read_text()

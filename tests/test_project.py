@@ -74,3 +74,59 @@ def test_readme_results_table_is_regenerated_from_results_json():
     if not results.exists():
         pytest.skip("no results/results.json yet")
     assert evaluate.results_table_markdown(results) in (ROOT / "README.md").read_text()
+
+
+# ----------------------------------------------------------------------------- the repository URL
+def _repository_url(root=ROOT):
+    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+
+
+def _named_repositories(root):
+    """Every OWNER/NAME that the README and the notebooks name in a Colab badge or an install cell."""
+    named = set()
+    for path in [root / "README.md", *sorted((root / "notebooks").glob("*.ipynb"))]:
+        text = path.read_text()
+        badges = re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/blob/", text)
+        installs = re.findall(r"course-lib @ git\+https://github\.com/([\w.-]+/[\w.-]+)", text)
+        assert badges, f"{path.name} has no Colab badge"
+        if path.suffix == ".ipynb":
+            assert installs, f"{path.name} has no install cell naming the repository"
+        named.update(badges + installs)
+    return named
+
+
+def test_badges_and_install_cells_name_the_repository_of_pyproject():
+    url = _repository_url()
+    assert url.startswith("https://github.com/")
+    assert _named_repositories(ROOT) == {url.removeprefix("https://github.com/")}
+
+
+def test_set_repository_rewrites_every_place(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    shutil.copy(ROOT / "README.md", tmp_path)
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    script = ROOT / "scripts" / "set_repository.py"
+    done = subprocess.run([sys.executable, script, "my-school/inpainting-2027", "--root", tmp_path],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _repository_url(tmp_path) == "https://github.com/my-school/inpainting-2027"
+    assert _named_repositories(tmp_path) == {"my-school/inpainting-2027"}
+    for path in (tmp_path / "notebooks").glob("*.ipynb"):
+        json.loads(path.read_text())  # still a valid notebook
+    bad = subprocess.run([sys.executable, script, "not a repository", "--root", tmp_path],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "OWNER/NAME" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_hold_no_tensorflow_log_lines(path):
+    """TensorFlow's start-up lines are noise for students (scripts/refresh_notebooks.py strips them)."""
+    log_line = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:[\d.]+ |WARNING: All log messages before absl)", re.MULTILINE)
+    for cell in _cells(path):
+        for output in cell.get("outputs", []):
+            text = _source({"source": output.get("text", "")}) if output.get("output_type") == "stream" else ""
+            assert not log_line.search(text), f"{path.name}: {text[:200]!r}"

@@ -20,7 +20,7 @@ from fake_cifar import write_fake_cifar
 
 import keras
 
-from course_lib import pipeline
+from course_lib import pipeline, recipes
 from course_lib.__main__ import main
 from course_lib.train import drop_log_rows_from, read_log, repair_backup, train
 
@@ -113,7 +113,8 @@ def test_a_run_writes_its_log_checkpoints_and_record(reference, images):
     assert record["command"] is None  # images passed to train(): no command line repeats it
     # best.keras holds the epoch with the lowest val_loss: evaluating it again gives that value
     best = keras.saving.load_model(reference.best_path)
-    val = pipeline.make_validation_dataset("pconv", images[-32:], batch_size=16, seed=0)
+    val = pipeline.make_validation_dataset("pconv", images[-32:], batch_size=16, seed=0,
+                                           masks=recipes.get_recipe().masks)
     assert best.evaluate(val, verbose=0, return_dict=True)["loss"] == pytest.approx(
         min(reference.history["val_loss"]), rel=1e-4)
     final = keras.saving.load_model(out / "final.keras")
@@ -130,7 +131,11 @@ def test_a_finished_run_returns_at_once(reference, images, capsys):
 
 def test_other_settings_in_the_same_folder_are_refused(reference, images):
     with pytest.raises(ValueError, match="loss"):
-        train("pconv", out_dir=reference.out_dir, images=images, **{**SETTINGS, "epochs": 4}, loss="liu")
+        train("pconv", out_dir=reference.out_dir, images=images, **{**SETTINGS, "epochs": 4}, loss="l1")
+    with pytest.raises(ValueError, match="recipe"):
+        train("pconv", out_dir=reference.out_dir, images=images, **{**SETTINGS, "epochs": 4},
+              recipe="source", loss="liu", masks="mixed", learning_rate=5e-4,
+              schedule="warmup_cosine", warmup_epochs=1.0, clipnorm=1.0)
 
 
 # ------------------------------------------------------------------------------ resume ----
@@ -191,8 +196,14 @@ def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
     record = json.loads((out / "run.json").read_text())
     assert record["status"] == "finished"
     assert record["settings"]["data"]["source"] == "CIFAR-10 training split"
-    assert record["command"].startswith("python -m course_lib train --model pconv --profile ci --epochs 4")
+    assert record["command"].startswith("python -m course_lib train --model pconv --profile ci")
     assert record["sessions"][-1]["epochs_trained"] == list(range(finished, 4))  # resumed there
+
+    # The command that run.json records continues its own run: one more epoch.
+    words = record["command"].split()[3:]  # without "python -m course_lib"
+    words[words.index("--epochs") + 1] = "5"
+    assert main(words) == 0
+    assert csv_epochs(out / "log.csv") == [0, 1, 2, 3, 4]
 
 
 def test_the_mirrored_strategy_runs_on_two_logical_cpus(tmp_path):
