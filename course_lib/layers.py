@@ -229,7 +229,10 @@ class PConv2D(keras.layers.Layer):
         new_mask = ops.minimum(count, 1.0)                     # 1 where sum(M) > 0, else 0
         ratio = ops.divide_no_nan(float(self.window_size), count)  # sum(1)/sum(M), 0 if sum(M)=0
 
-        out = ops.conv(x * ops.cast(mask, x.dtype), self.kernel,
+        # where, not x * mask: a hole may hold NaN or inf (a dead detector pixel), and NaN * 0 = NaN.
+        # By the formula the hole's contents must not matter at all.
+        known = ops.where(ops.cast(mask, "float32") > 0.5, x, ops.zeros_like(x))
+        out = ops.conv(known, self.kernel,
                        strides=self.strides, padding=self.padding)
         out = out * ops.cast(ratio, out.dtype)                 # holes: 0, not inf * 0
         if self.use_bias:

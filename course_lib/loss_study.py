@@ -31,6 +31,9 @@ STORED_DIR = config.REPO_ROOT / "results" / "losses"
 #: The network the losses are compared on (fast to train, and given the mask).
 MODEL = "pconv"
 
+#: Classical methods scored alongside, as yardsticks: the course's own and the strongest.
+REFERENCE_METHODS = ("diffusion", "biharmonic")
+
 
 def network_name(loss):
     """The name of the network trained with ``loss`` in tables: ``"pconv-l1"``, ..."""
@@ -49,8 +52,8 @@ def run(*, profile=None, out_dir, loss_names=LOSSES, n_test=None, seed=0, verbos
         verbose: passed to :func:`course_lib.train.train`.
 
     Returns:
-        ``(results, logs)``: the dict of :func:`course_lib.evaluate.evaluate` (networks only,
-        no classical method) and ``{loss: path of its log.csv}``.
+        ``(results, logs)``: the dict of :func:`course_lib.evaluate.evaluate` (the networks and
+        :data:`REFERENCE_METHODS`) and ``{loss: path of its log.csv}``.
     """
     for name in loss_names:
         losses.get_loss(name)  # a clear error before any training starts
@@ -66,8 +69,8 @@ def run(*, profile=None, out_dir, loss_names=LOSSES, n_test=None, seed=0, verbos
         shutil.copyfile(result.log_path, logs[name])
     if n_test is None:
         n_test = config.get_profile(profile).n_test
-    results = evaluate.evaluate(trained, methods=(), n_test=n_test, seed=seed, out_dir=out_dir,
-                                verbose=False)
+    results = evaluate.evaluate(trained, methods=REFERENCE_METHODS, n_test=n_test, seed=seed,
+                                out_dir=out_dir, verbose=False)
     return results, logs
 
 

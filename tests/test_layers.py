@@ -160,6 +160,21 @@ def test_pconv_matches_bruteforce_reference(rng, n, h, w, c, filters, k, s, padd
     assert np.all(np.asarray(out)[ref_mask[..., 0] == 0] == 0.0), "holes must be exactly 0"
 
 
+@pytest.mark.parametrize("mc", [1, 3])
+def test_hole_contents_do_not_matter_not_even_nan_or_inf(rng, mc):
+    """By the formula only valid values enter: NaN or inf in a hole (a dead pixel) changes nothing."""
+    x, mask = random_case(rng, 2, 10, 10, 3, 3, mc)
+    layer, (kernel, bias) = make_pconv(4, 3, 1, "same", 3, mc, rng)
+    hole = np.broadcast_to(mask, x.shape) == 0
+    poisoned = x.copy()
+    poisoned[hole] = np.nan
+    poisoned[0][hole[0]] = np.inf
+    out, _ = layer([poisoned, mask])
+    ref_out, _ = reference_pconv(np.where(hole, 0.0, x), mask, kernel, bias, (1, 1), "same")
+    assert np.all(np.isfinite(np.asarray(out)))
+    assert_close(out, ref_out)
+
+
 def test_one_channel_mask_counts_for_every_channel(rng):
     x, mask = random_case(rng, 2, 8, 8, 5, 3, 1)
     layer, _ = make_pconv(3, 3, 1, "same", 5, 1, rng)

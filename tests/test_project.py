@@ -73,7 +73,9 @@ def test_readme_results_table_is_regenerated_from_results_json():
     results = ROOT / "results" / "results.json"
     if not results.exists():
         pytest.skip("no results/results.json yet")
-    assert evaluate.results_table_markdown(results) in (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert evaluate.results_table_markdown(results) in readme
+    assert evaluate.paired_table_markdown(results) in readme
 
 
 # ----------------------------------------------------------------------------- the repository URL
