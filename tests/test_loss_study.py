@@ -12,7 +12,7 @@ from course_lib import loss_study
 def study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("study")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COURSE_DATA_DIR", str(write_fake_cifar(tmp / "data", per_batch=70)))
+        patch.setenv("COURSE_DATA_DIR", str(write_fake_cifar(tmp / "data", per_batch=120)))
         patch.setenv("HOME", str(tmp))  # course_lib.data caches decoded arrays in ~/.cache
         results, logs = loss_study.run(profile="ci", out_dir=tmp / "study", n_test=20, verbose=0)
     return tmp / "study", results, logs
