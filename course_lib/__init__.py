@@ -10,9 +10,12 @@ Conventions used everywhere (see README.md):
 * the run profile (``COURSE_PROFILE`` = ci | cpu | full) is read in one place,
   ``course_lib.config``.
 
-Modules, in the order an image travels through them: ``config``, ``data``, ``masks``,
-``metrics``, ``classical``, ``layers``, ``models``, ``losses``, ``pipeline``, ``train``,
-``evaluate``, ``viz``, ``checks``.  Import the one you need, for example
+Modules, in the order an image travels through them: ``config``, ``names``, ``data``,
+``masks``, ``metrics``, ``classical``, ``layers``, ``hybrid_layers``, ``models``, ``losses``,
+``recipes``, ``pipeline``, ``train``, ``evaluate``, ``reporting``, ``loss_study``, ``viz``,
+``checks``.  ``config``, ``names``, ``data``, ``masks``, ``metrics``, ``classical``,
+``recipes``, ``reporting`` and ``viz`` (and ``python -m course_lib --help``) do not import
+TensorFlow.  Import the one you need, for example
 ``from course_lib import masks``.
 """
 

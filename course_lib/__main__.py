@@ -16,7 +16,7 @@ import argparse
 import math
 import sys
 
-from course_lib import config, losses, masks, models, recipes
+from course_lib import config, masks, names, recipes  # no TensorFlow: --help answers at once
 
 
 def _int_at_least(minimum, what):
@@ -82,7 +82,7 @@ def build_parser():
         description="Train a network on CIFAR-10 with fresh masks every epoch. Explicit options "
         "override the profile's values. Running the same command again resumes the run.",
     )
-    train.add_argument("--model", required=True, choices=models.MODEL_NAMES, help="which network")
+    train.add_argument("--model", required=True, choices=names.MODEL_NAMES, help="which network")
     train.add_argument(
         "--profile", choices=sorted(config.PROFILES),
         help="run size (default: $COURSE_PROFILE, else 'full' with a GPU and 'cpu' without): "
@@ -97,7 +97,7 @@ def build_parser():
     train.add_argument("--recipe", choices=sorted(recipes.RECIPES),
                        help="how to train (default: course): "
                        + "; ".join(f"{r.name}: {r.description}" for r in recipes.RECIPES.values()))
-    train.add_argument("--loss", choices=sorted(losses.LOSSES),
+    train.add_argument("--loss", choices=sorted(names.LOSS_NAMES),
                        help="training loss (default: the recipe's)")
     train.add_argument("--masks", choices=sorted(masks.MASK_FAMILIES),
                        help="mask family for training and validation (default: the recipe's)")

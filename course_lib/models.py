@@ -23,7 +23,7 @@ import keras
 from keras import layers
 from keras import ops
 
-from course_lib import config
+from course_lib import config, names
 from course_lib.hybrid_layers import CorrectFill, DiffusionFill
 from course_lib.layers import BroadcastMask, PConv2D, SourcePConv2D
 
@@ -40,8 +40,8 @@ __all__ = [
     "save_pretrained",
 ]
 
-#: The names :func:`build_model` and :func:`prepare_inputs` accept.
-MODEL_NAMES = ("vanilla", "pconv", "improved")
+#: The names :func:`build_model` and :func:`prepare_inputs` accept (kept in :mod:`course_lib.names`).
+MODEL_NAMES = names.MODEL_NAMES
 
 #: Filters of the vanilla U-Net's encoder levels (the decoder mirrors them) and bottleneck.
 VANILLA_FILTERS = (32, 64, 128, 256)

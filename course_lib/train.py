@@ -65,8 +65,6 @@ LOG_NAME, BEST_NAME, FINAL_NAME, RUN_NAME, BACKUP_NAME = (
     "log.csv", "best.keras", "final.keras", "run.json", "backup",
 )
 
-#: Adam's step size of the default recipe (the source used Keras' default Adam, 1e-3).
-DEFAULT_LEARNING_RATE = recipes.get_recipe().learning_rate
 
 # Settings that must be the same to resume a run (``epochs`` may grow, ``verbose`` may change).
 _RESUME_KEYS = (

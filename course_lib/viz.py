@@ -21,7 +21,7 @@ import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib import evaluate, masks as masks_lib, metrics as metrics_lib
+from course_lib import masks as masks_lib, metrics as metrics_lib, reporting
 
 #: Colour (RGB in [0, 1]) painted into the holes of a masked input so that they stand out.
 HOLE_COLOR = (1.0, 0.0, 1.0)
@@ -181,7 +181,7 @@ def plot_metric_by_bin(results, metric: str = "hole_psnr", variant: str = "compo
 
     Args:
         results: the dict returned by ``evaluate.evaluate`` or the path of its results.json.
-        metric: one of ``evaluate.METRICS``.
+        metric: one of ``reporting.METRICS``.
         variant: ``"composite"`` (known pixels pasted back) or ``"raw"``.
         methods: the methods to draw (default: all).
 
@@ -189,9 +189,9 @@ def plot_metric_by_bin(results, metric: str = "hole_psnr", variant: str = "compo
         The matplotlib Figure (one axes, one line per method; the strokes group is not a bin and
         is left out).
     """
-    results = evaluate.load_results(results)
-    if metric not in evaluate.METRICS:
-        raise ValueError(f"Unknown metric {metric!r}; choose one of {list(evaluate.METRICS)}.")
+    results = reporting.load_results(results)
+    if metric not in reporting.METRICS:
+        raise ValueError(f"Unknown metric {metric!r}; choose one of {list(reporting.METRICS)}.")
     bins = [g for g in results["metadata"]["groups"] if _is_ratio_bin(g)]
     methods = list(results["results"]) if methods is None else list(methods)
     x = np.arange(len(bins))
@@ -204,8 +204,8 @@ def plot_metric_by_bin(results, metric: str = "hole_psnr", variant: str = "compo
         ax.fill_between(x, mean - ci95, mean + ci95, color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set_xticks(x, bins)
     ax.set_xlabel("fraction of the image in the hole")
-    ax.set_ylabel(evaluate.METRIC_LABELS[metric])
-    ax.set_title(f"{evaluate.METRIC_LABELS[metric]}, by hole-ratio bin\n"
+    ax.set_ylabel(reporting.METRIC_LABELS[metric])
+    ax.set_title(f"{reporting.METRIC_LABELS[metric]}, by hole-ratio bin\n"
                  f"({variant}, n = {results['metadata']['n_test']} images)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

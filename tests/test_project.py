@@ -132,3 +132,29 @@ def test_stored_outputs_hold_no_tensorflow_log_lines(path):
         for output in cell.get("outputs", []):
             text = _source({"source": output.get("text", "")}) if output.get("output_type") == "stream" else ""
             assert not log_line.search(text), f"{path.name}: {text[:200]!r}"
+
+
+def test_light_modules_and_the_help_do_not_import_tensorflow():
+    """Figures, metrics, masks, data and `--help` must start fast: no TensorFlow, no Keras."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import course_lib.config, course_lib.names, course_lib.data, course_lib.masks, course_lib.metrics\n"
+        "import course_lib.classical, course_lib.recipes, course_lib.reporting, course_lib.viz\n"
+        "from course_lib.__main__ import build_parser\n"
+        "build_parser().format_help()\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_names_module_agrees_with_what_it_names():
+    from course_lib import losses, models, names
+
+    assert models.MODEL_NAMES == names.MODEL_NAMES
+    assert tuple(losses.LOSSES) == names.LOSS_NAMES

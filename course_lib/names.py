@@ -1,0 +1,12 @@
+"""The names of the networks and losses, in a module without TensorFlow.
+
+The command line's ``--help`` (and anything else that only needs the names) reads them here, so it
+answers in a fraction of a second; :mod:`course_lib.models` and :mod:`course_lib.losses` build
+what the names stand for.
+"""
+
+#: The networks of :func:`course_lib.models.build_model`.
+MODEL_NAMES = ("vanilla", "pconv", "improved")
+
+#: The losses of :func:`course_lib.losses.get_loss`.
+LOSS_NAMES = ("l1", "liu", "ssim")
