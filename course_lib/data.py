@@ -26,11 +26,13 @@ Two safety/speed points a reader may wonder about:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import pickle
 import socket
 import tarfile
+import zlib
 import threading
 import urllib.parse
 import urllib.request
@@ -45,6 +47,7 @@ from course_lib import config
 __all__ = [
     "CLASS_NAMES",
     "CIFAR10_URL",
+    "DamagedDatasetError",
     "DatasetNotFoundError",
     "class_balanced_indices",
     "images_to_float",
@@ -109,8 +112,10 @@ def load_cifar10(data_dir=None, *, n_train=None, n_test=None, seed=0):
     ------
     DatasetNotFoundError
         No local copy and no connection to the download server.
+    DamagedDatasetError (a ValueError)
+        The local copy is truncated or damaged: the message names the file and says to delete it.
     ValueError, TypeError
-        Bad ``n_train``/``n_test``, or a damaged or tampered archive.
+        Bad ``n_train``/``n_test``, or a tampered archive.
     """
     source = _find_local_copy(data_dir) or _download(data_dir)
     (x_train, y_train), (x_test, y_test) = _load_full(source)
@@ -302,6 +307,10 @@ def _latin1_encode(text, encoding):
     return text.encode("latin1")
 
 
+class UnsafePickleError(pickle.UnpicklingError):
+    """A "CIFAR-10" batch that asks to call something other than numpy's array builders."""
+
+
 class _CifarUnpickler(pickle.Unpickler):
     """An unpickler that can rebuild numpy arrays, strings and lists, and nothing else.
 
@@ -325,7 +334,7 @@ class _CifarUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in self.allowed:
-            raise pickle.UnpicklingError(
+            raise UnsafePickleError(
                 f"Refusing to load {self.source}: it asks to call {module}.{name}, but a CIFAR-10 "
                 "batch only contains numpy arrays, lists and strings. The file is not the official "
                 f"CIFAR-10 and may try to run code: delete it and get {ARCHIVE_NAME} from {CIFAR10_URL}."
@@ -378,8 +387,20 @@ def _read_batches_from_archive(archive: Path) -> dict:
     return batches
 
 
+class DamagedDatasetError(ValueError):
+    """The local CIFAR-10 copy cannot be read: a truncated download, a damaged file."""
+
+
 def _decode_source(source: Path):
-    batches = _read_batches_from_folder(source) if source.is_dir() else _read_batches_from_archive(source)
+    try:
+        batches = _read_batches_from_folder(source) if source.is_dir() else _read_batches_from_archive(source)
+    except UnsafePickleError:
+        raise  # not damage: a file that tries to run code, and its message says so
+    except (tarfile.TarError, pickle.UnpicklingError, EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DamagedDatasetError(
+            f"{source} is damaged and cannot be read ({type(error).__name__}: {error}). Delete it and run "
+            f"again to download a fresh copy (or put an intact cifar-10-python.tar.gz from {CIFAR10_URL} there)."
+        ) from None
     x_train = np.concatenate([batches[name][0] for name in TRAIN_BATCHES])
     y_train = np.concatenate([batches[name][1] for name in TRAIN_BATCHES])
     x_test, y_test = batches[TEST_BATCH]

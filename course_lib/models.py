@@ -15,6 +15,7 @@ pixel, 0 = hole.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -381,9 +382,19 @@ def load_pretrained(name, path=None):
             f"`python -m course_lib train --model {name} --out DIR`."
         )
     model = build_model(name)
-    with np.load(path) as stored:
-        weights = [stored[f"w{i:03d}"] for i in range(len(stored.files))]
     expected = [tuple(w.shape) for w in model.weights]
+    try:
+        with np.load(path) as stored:
+            keys = [f"w{i:03d}" for i in range(len(stored.files))]
+            if sorted(stored.files) != keys:
+                raise ValueError(
+                    f"{path} is not a file of course_lib.models.save_pretrained: expected the arrays "
+                    f"w000 ... w{len(expected) - 1:03d} ({len(expected)} weights of {name!r}), found "
+                    f"{sorted(stored.files)[:4]}...; export weights with scripts/export_pretrained.py."
+                )
+            weights = [stored[key] for key in keys]
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} cannot be read as a .npz file ({error}); restore or re-export it.") from None
     if [w.shape for w in weights] != expected:
         raise ValueError(
             f"{path} holds {len(weights)} arrays that do not match the {name!r} network's "

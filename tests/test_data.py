@@ -312,3 +312,33 @@ def test_real_cifar10_shapes_and_class_balance():
     # Natural images, not noise or a constant: a mid-grey average with real spread.
     sample = x_train[::100].astype(np.float32)
     assert 80 < sample.mean() < 160 and sample.std() > 40
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_archive_names_the_file_and_says_to_delete_it(isolated, damage):
+    folder = isolated / "cifar"
+    folder.mkdir()
+    write_fake_cifar(folder, as_archive=True)
+    archive = folder / data.ARCHIVE_NAME
+    content = archive.read_bytes()
+    archive.write_bytes(content[: len(content) // 2] if damage == "truncated" else b"not a tar.gz" * 100)
+    with pytest.raises(data.DamagedDatasetError, match=r"damaged.*Delete it and run again") as caught:
+        data.load_cifar10(folder)
+    assert str(archive) in str(caught.value)
+
+
+def test_the_command_line_turns_a_damaged_archive_into_one_line(isolated, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    folder = isolated / "cifar"
+    folder.mkdir()
+    write_fake_cifar(folder, as_archive=True)
+    archive = folder / data.ARCHIVE_NAME
+    archive.write_bytes(archive.read_bytes()[:5000])
+    env = {**os.environ, "COURSE_DATA_DIR": str(folder), "HOME": str(isolated)}
+    done = subprocess.run([sys.executable, "-m", "course_lib", "train", "--model", "pconv", "--profile", "ci",
+                           "--out", str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "Delete it and run again" in done.stderr

@@ -279,3 +279,14 @@ def test_committed_pretrained_networks_fill_holes_better_than_the_mean(name):
     assert hole_error(outputs) < 0.8 * hole_error(classical.inpaint_mean(images, holes))
     if name == "improved":  # it starts as diffusion inpainting; training must have improved on it
         assert hole_error(outputs) < hole_error(classical.inpaint_diffusion(images, holes))
+
+
+def test_load_pretrained_says_what_it_expected_from_a_foreign_file(tmp_path):
+    foreign = tmp_path / "other.npz"
+    np.savez(foreign, weights=np.zeros(3), bias=np.ones(2))
+    with pytest.raises(ValueError, match=r"expected the arrays w000 \.\.\. w\d{3}"):
+        models.load_pretrained("pconv", foreign)
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match="cannot be read"):
+        models.load_pretrained("pconv", broken)
