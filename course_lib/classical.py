@@ -52,6 +52,8 @@ def _check_images(images) -> np.ndarray:
     if array.ndim != 4 or array.shape[-1] != 3:
         hint = " For a single image use images[None]." if array.ndim == 3 else ""
         raise ValueError(f"images have shape {array.shape}; expected (N, H, W, 3).{hint}")
+    if array.size == 0:
+        raise ValueError(f"images are empty (shape {array.shape}); pass at least one image with pixels.")
     if not np.all(np.isfinite(array)):
         raise ValueError("images contain NaN or infinite values; fix the data before inpainting.")
     if array.min() < 0 or array.max() > 1:

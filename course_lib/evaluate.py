@@ -114,7 +114,8 @@ def composite(images, outputs, masks) -> np.ndarray:
     Returns:
         float32 (N, H, W, 3): ``images * masks + outputs * (1 - masks)``.
     """
-    images, outputs, masks = (np.asarray(a, dtype=np.float32) for a in (images, outputs, masks))
+    images, outputs = (np.asarray(a, dtype=np.float32) for a in (images, outputs))
+    masks = masks_lib.validate_masks(masks, images=images)  # 0/1 only: a 0/255 mask is refused
     if images.shape != outputs.shape:
         raise ValueError(f"images {images.shape} and outputs {outputs.shape} differ in shape; "
                          "pass the outputs of a method run on these images.")

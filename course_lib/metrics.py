@@ -53,6 +53,8 @@ def _as_image_batch(x, name: str) -> np.ndarray:
         raise ValueError(
             f"{name} has shape {array.shape}; expected a batch (N, H, W, C).{hint}"
         )
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one image with pixels.")
     if not np.all(np.isfinite(array)):
         raise ValueError(
             f"{name} contains NaN or infinite values; a metric of such images means nothing. "

@@ -282,3 +282,10 @@ def test_evaluate_writes_the_paired_comparison(run):
     cell = paired["differences"]["vanilla-half"]["mean fill"]["0.2-0.3"]
     assert (cell["n"], cell["n_undefined"], cell["mean"]) == (0, len(VALUES), None)
     assert "vanilla-half − mean fill" in (out_dir / "results.md").read_text()
+
+
+def test_composite_refuses_0_255_masks():
+    images = constant_images()
+    mask = np.repeat(box_mask(slice(0, 8), slice(0, 8))[None], len(images), axis=0) * 255
+    with pytest.raises(ValueError, match="0/255"):
+        evaluate.composite(images, images, mask)

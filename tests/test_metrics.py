@@ -239,3 +239,13 @@ def test_pixelwise_psnr_with_peak_255_adds_48_db():
         metrics.pixelwise_psnr(y_true, y_pred, max_val=255) - metrics.pixelwise_psnr(y_true, y_pred),
         20 * math.log10(255),
     )
+
+
+def test_an_empty_batch_is_refused_with_a_message():
+    from course_lib import classical
+
+    empty = np.zeros((0, 8, 8, 3), np.float32)
+    with pytest.raises(ValueError, match="empty"):
+        metrics.psnr(empty, empty)
+    with pytest.raises(ValueError, match="empty"):
+        classical.inpaint_mean(empty, np.zeros((0, 8, 8, 1), np.float32))
