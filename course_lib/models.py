@@ -294,6 +294,11 @@ def _validate_numpy(images, masks):
             "masks must hold only 0 (hole) and 1 (valid); binarise them first, "
             "e.g. (masks > 0.5).astype('float32')."
         )
+    if not np.all(np.isfinite(images)):
+        raise ValueError(
+            "images contain NaN or infinite values; fix the data first (a dead pixel inside a hole "
+            "may be set to anything finite, e.g. np.nan_to_num(images), since the hole is ignored)."
+        )
     if images.size and (images.min() < 0.0 or images.max() > 1.0):
         raise ValueError(
             f"images must be floats in [0, 1], got values in [{images.min()}, {images.max()}]; "

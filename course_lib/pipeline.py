@@ -105,6 +105,8 @@ def _check_images(images):
             f"images must be uint8 (0..255) or float in [0, 1], got dtype {images.dtype}; "
             "convert them first, e.g. images.astype('uint8')."
         )
+    if not np.all(np.isfinite(images)):
+        raise ValueError("float images contain NaN or infinite values; fix the data before training.")
     if images.size and (images.min() < 0.0 or images.max() > 1.0):
         raise ValueError(
             f"float images must lie in [0, 1], got [{images.min()}, {images.max()}]; "

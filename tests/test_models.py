@@ -221,6 +221,7 @@ def test_mixed_precision_outputs_stay_float32():
         (np.zeros((8, 8, 3)), np.zeros((8, 8, 1)), r"images\[None\]"),
         (np.zeros((2, 8, 8, 3)), np.full((2, 8, 8, 1), 0.5), "binarise"),
         (np.full((2, 8, 8, 3), 255.0), np.ones((2, 8, 8, 1)), r"\[0, 1\]"),
+        (np.full((2, 8, 8, 3), np.nan), np.ones((2, 8, 8, 1)), "NaN"),
     ],
 )
 def test_prepare_inputs_rejects_bad_numpy_inputs(images, masks, match):

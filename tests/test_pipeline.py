@@ -125,6 +125,10 @@ def test_bad_arguments_name_the_fix(images):
         pipeline.make_dataset("pconv", images.astype("float32"), batch_size=8)
     with pytest.raises(ValueError, match="seed"):
         pipeline.make_dataset("pconv", images, batch_size=8, seed=-1)
+    with_nan = images.astype("float32") / 255.0
+    with_nan[0, 0, 0, 0] = np.nan  # NaN slips past min() < 0 or max() > 1
+    with pytest.raises(ValueError, match="NaN"):
+        pipeline.make_dataset("pconv", with_nan, batch_size=8)
 
 
 def test_derived_seeds_differ_between_epochs_and_seeds():
