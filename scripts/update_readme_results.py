@@ -3,7 +3,7 @@
     python scripts/update_readme_results.py
 
 Replaces what lies between the markers ``<!-- results:begin -->`` and ``<!-- results:end -->`` in
-README.md by ``course_lib.evaluate.results_table_markdown`` and ``paired_table_markdown`` of the
+README.md by ``course_lib.reporting.results_table_markdown`` and ``paired_table_markdown`` of the
 committed results, so the README never shows numbers that the JSON does not hold
 (``tests/test_project.py`` checks it).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from course_lib import evaluate
+from course_lib import reporting
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -21,8 +21,8 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 def results_block(results_path=ROOT / "results" / "results.json") -> str:
     """The Markdown between the markers: the per-metric tables, then the paired comparison."""
-    tables = evaluate.results_table_markdown(results_path)
-    paired = evaluate.paired_table_markdown(results_path)
+    tables = reporting.results_table_markdown(results_path)
+    paired = reporting.paired_table_markdown(results_path)
     return f"{BEGIN}\n{tables}\n{paired}{END}"
 
 
