@@ -114,10 +114,8 @@ def composite(images, outputs, masks) -> np.ndarray:
     Returns:
         float32 (N, H, W, 3): ``images * masks + outputs * (1 - masks)``.
     """
-    images, outputs, masks = (np.asarray(a, dtype=np.float32) for a in (images, outputs, masks))
-    if not np.isin(masks, (0.0, 1.0)).all():  # a 0/255 mask would scale the known pixels by 255
-        hint = " They look like 0/255 images: use (masks > 127).astype('float32')." if masks.max() > 1 else ""
-        raise ValueError("masks must hold only 0 (hole) and 1 (valid)." + hint)
+    images, outputs = (np.asarray(a, dtype=np.float32) for a in (images, outputs))
+    masks = masks_lib.check_binary(masks)  # any shape that broadcasts; 0/255 masks are refused
     if images.shape != outputs.shape:
         raise ValueError(f"images {images.shape} and outputs {outputs.shape} differ in shape; "
                          "pass the outputs of a method run on these images.")

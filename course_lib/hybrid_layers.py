@@ -21,25 +21,23 @@ import numpy as np
 import keras
 from keras import ops
 
-__all__ = ["CorrectFill", "DiffusionFill"]
+from course_lib.classical import ALL_HOLE_FILL  # an image with no known pixel becomes this grey
 
-#: Colour of an image with no known pixel at all (as in :mod:`course_lib.classical`).
-ALL_HOLE_FILL = 0.5
+__all__ = ["CorrectFill", "DiffusionFill"]
 
 # The 4-neighbour stencil: each pixel's new value is the mean of its up, down, left and right
 # neighbours (a Jacobi step of Laplace's equation, the heat equation's step at dt = 1/4).
 _NEIGHBOURS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype="float32")
 
 
-def _neighbour_mean(u, neighbour_count):
-    """Mean of each pixel's 4 neighbours inside the image.  ``u``: (N, H, W, C) float32.
+def _neighbour_mean(u, kernel, neighbour_count):
+    """Mean of each pixel's 4 neighbours inside the image.  ``u``: (N, H, W, C) float32,
+    ``kernel``: :data:`_NEIGHBOURS` as a depthwise kernel (3, 3, C, 1).
 
     Beyond the frame there is no neighbour: a border pixel averages its 3 (a corner its 2).
     That has the same steady state as the replicated-edge (Neumann) border of
     :func:`course_lib.classical.diffusion_step`: ``u = (u + a + b + c) / 4`` <=> ``u = (a + b + c) / 3``.
     """
-    channels = u.shape[-1]
-    kernel = np.tile(_NEIGHBOURS[:, :, None, None], (1, 1, channels, 1))
     return ops.depthwise_conv(u, kernel, strides=1, padding="same") / neighbour_count
 
 
@@ -95,6 +93,7 @@ class DiffusionFill(keras.layers.Layer):
 
         # Push: from the coarsest level to the finest, start the holes from the coarser
         # solution, keep the cells that hold known pixels fixed, and smooth the rest.
+        kernel = np.tile(_NEIGHBOURS[:, :, None, None], (1, 1, known.shape[-1], 1))
         filled = None
         for value, weight in zip(reversed(values), reversed(weights)):
             has_known = weight > 0
@@ -108,7 +107,7 @@ class DiffusionFill(keras.layers.Layer):
                 continue  # a single pixel has no neighbours to average
             count = _neighbour_count(value.shape[1], value.shape[2])
             for _ in range(self.steps_per_level):
-                filled = ops.where(has_known, colour, _neighbour_mean(filled, count))
+                filled = ops.where(has_known, colour, _neighbour_mean(filled, kernel, count))
         return ops.stop_gradient(filled)
 
     def compute_output_shape(self, input_shape):

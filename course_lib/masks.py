@@ -37,6 +37,7 @@ __all__ = [
     "MASK_FAMILIES",
     "box_masks",
     "build_eval_masks",
+    "check_binary",
     "eval_mask_names",
     "eval_masks_checksum",
     "hole_ratio",
@@ -280,6 +281,26 @@ def make_masks(family, n, size=32, seed=None):
     return MASK_FAMILIES[family](n, size=size, seed=seed)
 
 
+def check_binary(masks):
+    """``masks`` (any shape) as float32 after checking that every value is exactly 0 or 1.
+
+    Raises ``ValueError`` naming the values found and how to binarise them (with a hint for
+    0/255 masks, which would otherwise scale the known pixels by 255).
+    """
+    masks = np.asarray(masks).astype(np.float32, copy=False)
+    if np.isnan(masks).any():
+        raise ValueError("masks contain NaN; masks must hold only 0 (hole) and 1 (valid).")
+    is_binary = (masks == 0) | (masks == 1)
+    if not is_binary.all():
+        examples = np.unique(masks[~is_binary])[:5]
+        hint = " They look like 0/255 images: use (mask > 127).astype('float32')." if masks.max() > 1 else ""
+        raise ValueError(
+            f"masks must contain only 0 and 1 (convention: 1 = valid pixel, 0 = hole), found values "
+            f"such as {examples.tolist()}. Binarise them with (mask > 0.5).astype('float32').{hint}"
+        )
+    return masks
+
+
 def validate_masks(masks, *, images=None):
     """Check masks follow the convention and return them as float32 ``(N, H, W, 1)``.
 
@@ -297,17 +318,7 @@ def validate_masks(masks, *, images=None):
             f"masks must have shape (N, H, W, 1) or (N, H, W), got {masks.shape}; "
             "for a single mask (H, W) use mask[None]; for (N, H, W, 3) use mask[..., :1]."
         )
-    masks = masks.astype(np.float32, copy=False)
-    if np.isnan(masks).any():
-        raise ValueError("masks contain NaN; masks must hold only 0 (hole) and 1 (valid).")
-    is_binary = (masks == 0) | (masks == 1)
-    if not is_binary.all():
-        examples = np.unique(masks[~is_binary])[:5]
-        hint = " They look like 0/255 images: use (mask > 127).astype('float32')." if masks.max() > 1 else ""
-        raise ValueError(
-            f"masks must contain only 0 and 1 (convention: 1 = valid pixel, 0 = hole), found values "
-            f"such as {examples.tolist()}. Binarise them with (mask > 0.5).astype('float32').{hint}"
-        )
+    masks = check_binary(masks)
     if images is not None:
         image_shape = np.shape(images)
         if len(image_shape) != 4 or tuple(image_shape[:3]) != masks.shape[:3]:

@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from course_lib import data, evaluate, masks
+from course_lib import evaluate, masks, train
 
 
 def main(argv=None):
@@ -31,8 +31,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         settings = json.loads((args.run / "run.json").read_text())["settings"]
-        (train_images, _), _ = data.load_cifar10(n_test=10, seed=settings["seed"])
-        validation = train_images[len(train_images) - settings["n_val"]:][: args.n]
+        _, validation, _ = train.load_training_data(settings)  # the run's own held-out images
+        validation = validation[: args.n]
         results = evaluate.evaluate({settings["model"]: (settings["model"], args.run / args.checkpoint)},
                                     images=validation, methods=("diffusion", "biharmonic"),
                                     out_dir=args.out or args.run / "validation", figures=False, verbose=False,
