@@ -131,7 +131,7 @@ def build_parser():
     )
     evaluate.add_argument(
         "--pretrained", action="store_true",
-        help="also evaluate the course's pretrained vanilla and pconv networks (data/pretrained/)",
+        help="also evaluate the course's three pretrained networks (course_lib/data/pretrained/)",
     )
     evaluate.add_argument("--n-test", type=positive_int, metavar="N",
                           help="test images (default: the profile's)")

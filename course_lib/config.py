@@ -4,31 +4,37 @@ Environment variables
 ---------------------
 ``COURSE_PROFILE``     ``ci`` | ``cpu`` | ``full``; unset: ``full`` with a GPU, ``cpu`` without.
 ``COURSE_DATA_DIR``    a folder holding ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/``.
-``COURSE_OUTPUT_DIR``  where course runs write models and results (default ``build/``).
+``COURSE_OUTPUT_DIR``  where course runs write models and results (default: ``build/`` in a
+                       checkout of the repository, ``./course-output`` after a plain install).
+
+The small files that ship with the course (the evaluation masks, the pretrained networks and the
+records of their training) are package data in ``course_lib/data/``, so they are found wherever
+``course_lib`` is installed: a checkout, site-packages, Colab, ``pip install --target``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.resources
 import os
-import sys
 from pathlib import Path
 
-#: The repository root (the folder holding ``course_lib/``, ``data/`` and ``notebooks/``).
+#: The folder holding ``course_lib/``: in a checkout the repository root (with ``data/``, ``notebooks/``),
+#: after a plain install the site-packages folder.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: True when course_lib runs from a checkout of the repository (also an editable install).
+IN_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
 
-def _package_data_dir() -> Path:
-    # In a checkout (or an editable install) the small committed files sit in data/; a plain
-    # `pip install git+...` (as on Colab) copies them to <prefix>/share/course_lib instead.
-    if (REPO_ROOT / "pyproject.toml").exists():
-        return REPO_ROOT / "data"
-    return Path(sys.prefix) / "share" / "course_lib"
+#: Small files that ship inside the package: ``eval_masks.npz`` and ``pretrained/<name>/``.
+#: importlib.resources finds them wherever course_lib was imported from.  setuptools installs the
+#: package unpacked (never zipped), so the Traversable it returns is a real folder and Path() of it
+#: gives the plain path that np.load and friends want.
+PACKAGE_DATA_DIR = Path(importlib.resources.files("course_lib") / "data")
 
-
-#: Small files that ship with the course (the fixed evaluation masks, pretrained weights).
-PACKAGE_DATA_DIR = _package_data_dir()
+#: Where a checkout keeps CIFAR-10 (``data/``); None after a plain install.
+CHECKOUT_DATA_DIR = REPO_ROOT / "data" if IN_CHECKOUT else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,19 +97,27 @@ def get_profile(name: str | None = None) -> Profile:
 
 
 def data_search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Folders searched for CIFAR-10, in order: ``data_dir``, ``$COURSE_DATA_DIR``, ``data/``."""
+    """Folders searched for CIFAR-10, in order: ``data_dir``, ``$COURSE_DATA_DIR``, a checkout's ``data/``."""
     dirs = []
     if data_dir is not None:
         dirs.append(Path(data_dir).expanduser())
     if os.environ.get("COURSE_DATA_DIR"):
         dirs.append(Path(os.environ["COURSE_DATA_DIR"]).expanduser())
-    dirs.append(PACKAGE_DATA_DIR)
+    if CHECKOUT_DATA_DIR is not None:
+        dirs.append(CHECKOUT_DATA_DIR)
     return dirs
 
 
+def output_root() -> Path:
+    """``$COURSE_OUTPUT_DIR``, else ``build/`` in a checkout, else ``course-output/`` in the working folder."""
+    if os.environ.get("COURSE_OUTPUT_DIR"):
+        return Path(os.environ["COURSE_OUTPUT_DIR"]).expanduser()
+    # After a plain install REPO_ROOT is site-packages: never write there.
+    return REPO_ROOT / "build" if IN_CHECKOUT else Path.cwd() / "course-output"
+
+
 def output_dir(*parts: str) -> Path:
-    """A folder under ``$COURSE_OUTPUT_DIR`` (default ``build/``), created if missing."""
-    root = Path(os.environ.get("COURSE_OUTPUT_DIR") or REPO_ROOT / "build")
-    path = root.joinpath(*parts)
+    """A folder under :func:`output_root`, created if missing."""
+    path = output_root().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

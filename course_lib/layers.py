@@ -120,8 +120,9 @@ class PConv2D(keras.layers.Layer):
       one-channel k x k window sum gives sum(M) for every output pixel at once (the source
       instead convolved it with a C_in x C_out all-ones kernel).
     * No division by zero: ratio = sum(1)/sum(M) is computed with ``divide_no_nan``
-      (0 where sum(M) = 0), on a stopped-gradient count in float32 even under
-      ``mixed_float16``, so forward and backward stay finite and holes give exactly 0.
+      (0 where sum(M) = 0), on a stopped-gradient count, and applied (with the bias) in
+      float32 even under ``mixed_float16``, so forward and backward stay finite and holes
+      give exactly 0.
     * Masks are expected to be binary (0./1.): sum(M) is then a whole number and
       ``min(sum(M), 1)`` is exactly the new mask.
 
@@ -234,10 +235,12 @@ class PConv2D(keras.layers.Layer):
         known = ops.where(ops.cast(mask, "float32") > 0.5, x, ops.zeros_like(x))
         out = ops.conv(known, self.kernel,
                        strides=self.strides, padding=self.padding)
-        out = out * ops.cast(ratio, out.dtype)                 # holes: 0, not inf * 0
+        # The ratio can reach k*k*C_in and multiplies the activations: in float16 (largest value 65,504)
+        # the product could overflow, so under mixed precision it is applied in float32.
+        out = ops.cast(out, "float32") * ratio                 # holes: 0, not inf * 0
         if self.use_bias:
-            out = out + self.bias * ops.cast(new_mask, out.dtype)  # bias on valid pixels only
-        return [out, ops.cast(new_mask, self.compute_dtype)]
+            out = out + ops.cast(self.bias, "float32") * new_mask  # bias on valid pixels only
+        return [ops.cast(out, self.compute_dtype), ops.cast(new_mask, self.compute_dtype)]
 
     def get_config(self):
         config = super().get_config()

@@ -12,7 +12,8 @@ the scores are the loss's doing.  :func:`run` writes into ``out_dir``::
     out_dir/results.json, .md   course_lib.evaluate on the fixed evaluation masks, with figures
 
 ``scripts/compare_losses.py`` runs it and stores the small files (not the models) in
-``results/losses/``, which notebook 07 reads in the quick ``ci`` profile.
+``results/losses/`` of the repository, which notebook 07 reads in the quick ``ci`` profile.
+A plain install of course_lib (as on Colab) does not include them: there the notebook runs the study.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from course_lib import config, evaluate, losses, train
 #: The losses compared, in the order of the tables.
 LOSSES = ("l1", "liu", "ssim")
 
-#: Where the course keeps the results of its own loss study.
+#: Where the course keeps the results of its own loss study: ``results/losses/`` of a checkout
+#: (it does not exist after a plain install).
 STORED_DIR = config.REPO_ROOT / "results" / "losses"
 
 #: The network the losses are compared on (fast to train, and given the mask).
@@ -74,9 +76,18 @@ def run(*, profile=None, out_dir, loss_names=LOSSES, n_test=None, seed=0, verbos
     return results, logs
 
 
-def load(results_dir=STORED_DIR):
-    """A finished study's ``(results, {loss: log.csv path})``, as :func:`run` wrote it."""
-    results_dir = Path(results_dir)
+def load(results_dir=None):
+    """A finished study's ``(results, {loss: log.csv path})``, as :func:`run` wrote it.
+
+    ``results_dir`` defaults to :data:`STORED_DIR`, the course's own study.
+    """
+    results_dir = Path(STORED_DIR if results_dir is None else results_dir)
+    if results_dir == STORED_DIR and not (results_dir / "results.json").is_file():
+        raise FileNotFoundError(
+            f"No stored loss study at {results_dir}: the course's own study ships with a checkout of the "
+            "repository (results/losses/), not with a pip-installed course_lib. Run "
+            "loss_study.run(profile=..., out_dir=...) to make one."
+        )
     results = evaluate.load_results(results_dir)
     logs = {path.stem: path for path in sorted((results_dir / "logs").glob("*.csv"))}
     order = {name: i for i, name in enumerate(LOSSES)}

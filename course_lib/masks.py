@@ -15,8 +15,8 @@ Families (every generator is reproducible: the same ``seed`` gives the same mask
   with the hole ratio kept inside a chosen range;
 * :func:`box_masks` -- rectangles, or the Context Encoder's centred square.
 
-The fixed evaluation set (:func:`load_eval_masks`) is stored in ``data/eval_masks.npz``
-and rebuilt by ``python scripts/make_eval_masks.py``.
+The fixed evaluation set (:func:`load_eval_masks`) ships inside the package,
+in ``course_lib/data/eval_masks.npz``, and is rebuilt by ``python scripts/make_eval_masks.py``.
 """
 
 from __future__ import annotations
@@ -391,7 +391,7 @@ def load_eval_masks(path=None, *, verify=True):
     path = Path(path) if path is not None else EVAL_MASKS_PATH
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing; restore it with `git checkout -- data/eval_masks.npz` "
+            f"{path} is missing; restore it with `git checkout -- course_lib/data/eval_masks.npz` "
             "or rebuild it with `python scripts/make_eval_masks.py`."
         )
     with np.load(path) as stored:
@@ -403,6 +403,6 @@ def load_eval_masks(path=None, *, verify=True):
     if verify and eval_masks_checksum(masks) != EVAL_MASKS_SHA256:
         raise ValueError(
             f"{path} does not match EVAL_MASKS_SHA256, so results would not be comparable with the "
-            "course's; restore it with `git checkout -- data/eval_masks.npz`."
+            "course's; restore it with `git checkout -- course_lib/data/eval_masks.npz`."
         )
     return masks

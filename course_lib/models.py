@@ -37,6 +37,7 @@ __all__ = [
     "constant_channels",
     "load_pretrained",
     "pretrained_log",
+    "pretrained_path",
     "prepare_inputs",
     "save_pretrained",
 ]
@@ -339,8 +340,15 @@ def prepare_inputs(name, images, masks):
 
 # ------------------------------------------------------------------------ pretrained weights
 
-#: Where the committed pretrained weights live (``<name>.npz``, float16).
+#: The course's pretrained networks, one folder each: ``<name>/weights.npz`` (float16) and the record
+#: of the run that trained it (``log.csv``, ``run.json``, ``export.json``).
 PRETRAINED_DIR = config.PACKAGE_DATA_DIR / "pretrained"
+
+
+def pretrained_path(name):
+    """The weights file of the pretrained ``name``: ``course_lib/data/pretrained/<name>/weights.npz``."""
+    _check_name(name)
+    return PRETRAINED_DIR / name / "weights.npz"
 
 
 def save_pretrained(model, name, path=None):
@@ -349,10 +357,10 @@ def save_pretrained(model, name, path=None):
     float16 halves the file (the vanilla U-Net's 7.8 M weights take about 14 MB); the
     rounding changes outputs by far less than one 8-bit grey level (see
     ``scripts/export_pretrained.py``, which measures it). Returns the path written
-    (default ``data/pretrained/<name>.npz``).
+    (default :func:`pretrained_path`).
     """
     _check_name(name)
-    path = PRETRAINED_DIR / f"{name}.npz" if path is None else Path(path)
+    path = pretrained_path(name) if path is None else Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"w{i:03d}": np.asarray(w).astype(np.float16) for i, w in enumerate(model.get_weights())}
     np.savez_compressed(path, **arrays)
@@ -360,9 +368,9 @@ def save_pretrained(model, name, path=None):
 
 
 def pretrained_log(name):
-    """The ``log.csv`` of the run that trained the pretrained ``name`` (``results/training/``), or None."""
+    """The ``log.csv`` of the run that trained the pretrained ``name``, or None if it is missing."""
     _check_name(name)
-    log = config.REPO_ROOT / "results" / "training" / name / "log.csv"
+    log = PRETRAINED_DIR / name / "log.csv"
     return log if log.exists() else None
 
 
@@ -371,19 +379,19 @@ def load_pretrained(name, path=None):
 
     Returns a ready, uncompiled :class:`keras.Model` (float32 weights) built by
     :func:`build_model`; feed it :func:`prepare_inputs`. How the weights were trained
-    (command, settings, wall time, hardware) is recorded in ``results/training/``.
+    (command, settings, wall time, hardware) is recorded next to them, in ``run.json``.
 
     Raises:
         FileNotFoundError: the weights file is missing (a partial checkout, or a plain
-            ``pip install`` without the data files): it names the file and how to get it.
+            install that left out the package data): it names the file and how to get it.
         ValueError: the file does not fit the architecture (weights of another version).
     """
     _check_name(name)
-    path = PRETRAINED_DIR / f"{name}.npz" if path is None else Path(path)
+    path = pretrained_path(name) if path is None else Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"No pretrained weights for {name!r} at {path}. They ship with the course repository "
-            "(data/pretrained/); clone it and `pip install -e .`, or train your own with "
+            f"No pretrained weights for {name!r} at {path}. They ship inside course_lib "
+            "(course_lib/data/pretrained/); reinstall it from the course repository, or train your own with "
             f"`python -m course_lib train --model {name} --out DIR`."
         )
     model = build_model(name)

@@ -610,7 +610,7 @@ def trained_or_pretrained(model_name, *, use_pretrained, profile=None, verbose=2
     Args:
         model_name: ``"vanilla"``, ``"pconv"`` or ``"improved"``.
         use_pretrained: True: load :func:`course_lib.models.load_pretrained` (with the log of the
-            run that trained it, ``results/training/<name>/log.csv``) and, if the weights are
+            run that trained it, ``models.pretrained_log``) and, if the weights are
             missing, train a quick ``ci`` run instead.  False: train in ``profile``.
         profile: the profile to train in (None: the one in force).
         verbose, **train_args: passed to :func:`train` (``out_dir`` defaults to
@@ -630,6 +630,28 @@ def trained_or_pretrained(model_name, *, use_pretrained, profile=None, verbose=2
     out_dir = train_args.pop("out_dir", None) or config.output_dir("runs", profile, model_name)
     run = train(model_name, out_dir=out_dir, profile=profile, verbose=verbose, **train_args)
     return keras.saving.load_model(run.best_path, compile=False), run.log_path
+
+
+#: The short run that notebooks train next to the pretrained weights: a fresh network on a few
+#: thousand images, enough to watch the loop and a falling curve (about a minute per network on a
+#: 2-core CPU).  In the ``ci`` profile the ``ci`` sizes are used instead.
+SHORT_RUN = {"n_train": 3072, "n_val": 512, "epochs": 3}
+
+
+def short_run(model_name, *, profile=None, verbose=2):
+    """Train a fresh ``model_name`` briefly, for real, into ``output_dir("runs", "short-<profile>", name)``.
+
+    Notebooks that load the pretrained weights still show a training run with this (the full
+    run of a profile is :func:`trained_or_pretrained` with ``use_pretrained=False``).  A finished
+    short run is reloaded at once.
+
+    Returns:
+        :class:`TrainResult` (its ``log_path`` is the run's ``log.csv``).
+    """
+    profile = config.profile_name(profile)
+    sizes = {} if profile == "ci" else SHORT_RUN
+    out_dir = config.output_dir("runs", f"short-{profile}", model_name)
+    return train(model_name, out_dir=out_dir, profile=profile, verbose=verbose, **sizes)
 
 
 def make_datasets(settings, train_images, val_images, epoch_counter):

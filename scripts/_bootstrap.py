@@ -25,7 +25,6 @@ def venv_python() -> Path:
 
 
 def _run(cmd: list[str]) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
 
 
@@ -38,8 +37,9 @@ def ensure_environment() -> Path:
         _run([sys.executable, "-m", "venv", VENV])
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text().strip() != wanted:
-        _run([python, "-m", "pip", "install", "--upgrade", "pip"])
-        _run([python, "-m", "pip", "install", "-e", f"{ROOT}[dev]"])
+        print(f"Installing course_lib and its dependencies into {VENV} (the first time: a few minutes) ...", flush=True)
+        _run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+        _run([python, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"])
         STAMP.write_text(wanted + "\n")
     return python
 

@@ -2,12 +2,12 @@
 
     .venv/bin/python scripts/export_pretrained.py --model pconv --run build/runs/pconv
 
-Reads ``<run>/best.keras``, writes ``data/pretrained/<model>.npz`` (float16, see
-``course_lib.models.save_pretrained``) and copies the run's record (``run.json``: command,
-settings, wall time, hardware; ``log.csv``: per-epoch metrics) to ``results/training/<model>/``.
-It also measures what the float16 rounding costs: the largest change of any output pixel and
-the PSNR between the float32 and float16 models' outputs on 256 test images, written to
-``results/training/<model>/export.json``.
+Reads ``<run>/best.keras`` and writes, into ``course_lib/data/pretrained/<model>/`` (package data,
+so every install of course_lib has it): ``weights.npz`` (float16, see
+``course_lib.models.save_pretrained``) and a copy of the run's record (``run.json``: command,
+settings, wall time, hardware; ``log.csv``: per-epoch metrics).  It also measures what the float16
+rounding costs: the largest change of any output pixel and the PSNR between the float32 and
+float16 models' outputs on 256 test images, written to ``export.json`` in the same folder.
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ def main():
     weights_path = models.save_pretrained(model32, args.model)
     model16 = models.load_pretrained(args.model)
 
-    record_dir = config.REPO_ROOT / "results" / "training" / args.model
-    record_dir.mkdir(parents=True, exist_ok=True)
+    record_dir = weights_path.parent
     for name in ("run.json", "log.csv"):
         shutil.copy2(args.run / name, record_dir / name)
     export = {

@@ -1,8 +1,8 @@
-"""Build ``data/eval_masks.npz``, the fixed evaluation masks of the course.
+"""Build ``course_lib/data/eval_masks.npz``, the fixed evaluation masks of the course (package data).
 
 Usage (from the repository root)::
 
-    python scripts/make_eval_masks.py            # (re)write data/eval_masks.npz, print its checksum
+    python scripts/make_eval_masks.py            # (re)write course_lib/data/eval_masks.npz, print its checksum
     python scripts/make_eval_masks.py --check    # rebuild in memory, compare with the committed file
     python scripts/make_eval_masks.py --out other.npz
 

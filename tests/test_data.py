@@ -81,7 +81,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
     monkeypatch.setenv("COURSE_DATA_DIR", str(empty))
-    monkeypatch.setattr(config, "PACKAGE_DATA_DIR", empty)
+    monkeypatch.setattr(config, "CHECKOUT_DATA_DIR", empty)
     return tmp_path
 
 

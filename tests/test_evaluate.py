@@ -235,7 +235,7 @@ def _shared_cifar_dir():
 
 
 @pytest.mark.skipif(_shared_cifar_dir() is None, reason="no local CIFAR-10 copy (COURSE_DATA_DIR or ../shared/data)")
-@pytest.mark.skipif(not masks_lib.EVAL_MASKS_PATH.is_file(), reason="data/eval_masks.npz not generated yet")
+@pytest.mark.skipif(not masks_lib.EVAL_MASKS_PATH.is_file(), reason="course_lib/data/eval_masks.npz is missing")
 def test_cifar10_subset_with_the_real_evaluation_masks(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(_shared_cifar_dir()))
     results = evaluate.evaluate(n_test=20, out_dir=tmp_path, methods=["mean fill", "telea"], seed=1,

@@ -235,9 +235,9 @@ def test_eval_masks_are_what_the_recipe_builds(eval_masks):
         np.testing.assert_array_equal(built[key], eval_masks[key])
 
 
-def test_eval_mask_file_is_small_and_lives_in_data():
-    path = config.PACKAGE_DATA_DIR / "eval_masks.npz"
-    assert masks.EVAL_MASKS_PATH == path
+def test_eval_mask_file_is_small_and_ships_in_the_package():
+    path = config.REPO_ROOT / "course_lib" / "data" / "eval_masks.npz"
+    assert masks.EVAL_MASKS_PATH == config.PACKAGE_DATA_DIR / "eval_masks.npz" == path
     assert path.stat().st_size < 200_000
 
 
