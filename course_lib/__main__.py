@@ -111,8 +111,12 @@ def build_parser():
                        help="epochs of linear warm-up for warmup_cosine (default: the recipe's)")
     train.add_argument("--clipnorm", type=non_negative_float, metavar="C",
                        help="clip gradients to this global norm, 0 = off (default: the recipe's)")
-    train.add_argument("--mixed-precision", action="store_true",
-                       help="train in mixed_float16 (for GPUs; slow on CPUs)")
+    train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
+                       help="train in mixed_float16 (default: on in the full profile on a GPU with "
+                       "tensor cores, compute capability 7.0 or higher; slow on CPUs)")
+    train.add_argument("--multi-gpu", action="store_true",
+                       help="train on every GPU (MirroredStrategy): --batch-size images on each, "
+                       "the learning rate multiplied by the number of GPUs")
     train.add_argument("--quiet", action="store_true",
                        help="one line per epoch instead of a progress bar")
     train.add_argument("--out", required=True, metavar="DIR",
@@ -151,7 +155,7 @@ def run_train(args):
         n_train=args.n_train, n_val=args.n_val, batch_size=args.batch_size, recipe=args.recipe,
         loss=args.loss, masks=args.masks, seed=args.seed, mixed_precision=args.mixed_precision,
         learning_rate=args.learning_rate, schedule=args.schedule,
-        warmup_epochs=args.warmup_epochs, clipnorm=args.clipnorm,
+        warmup_epochs=args.warmup_epochs, clipnorm=args.clipnorm, multi_device=args.multi_gpu,
         verbose=2 if args.quiet else 1,
     )
     val_losses = result.history.get("val_loss", [])

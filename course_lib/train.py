@@ -70,7 +70,7 @@ LOG_NAME, BEST_NAME, FINAL_NAME, RUN_NAME, BACKUP_NAME = (
 _RESUME_KEYS = (
     "model", "n_train", "n_val", "batch_size", "loss", "masks", "seed",
     "mixed_precision", "learning_rate", "data", "recipe", "schedule", "warmup_epochs",
-    "clipnorm",
+    "clipnorm", "multi_device",
 )
 
 
@@ -114,13 +114,14 @@ def _check_number(name, value, *, zero_ok):
 
 def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size, loss, masks,
                      seed, mixed_precision, learning_rate, recipe=None, schedule=None,
-                     warmup_epochs=None, clipnorm=None):
+                     warmup_epochs=None, clipnorm=None, multi_device=False):
     """One dict of every setting of a run: explicit arguments, else the recipe's and the profile's.
 
     ``recipe`` (:func:`course_lib.recipes.get_recipe`; None = the default, ``"course"``) gives
     ``loss``, ``masks``, ``learning_rate``, ``schedule``, ``warmup_epochs`` and ``clipnorm``
     unless they are passed; the profile gives ``epochs``, ``n_train``, ``n_val`` and
-    ``batch_size`` unless they are passed.
+    ``batch_size`` unless they are passed.  ``mixed_precision=None`` turns it on in the ``full``
+    profile on a GPU that has tensor cores (:func:`float16_pays_off`), off otherwise.
     """
     if model_name not in models.MODEL_NAMES:
         raise ValueError(f"Unknown model {model_name!r}: choose one of {models.MODEL_NAMES}.")
@@ -148,6 +149,8 @@ def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size,
         _check_number("clipnorm", clipnorm, zero_ok=True)
     chosen = config.get_profile(profile)
     n_train = _positive_int_or_none("n_train", n_train)
+    if mixed_precision is None:
+        mixed_precision = chosen.name == "full" and float16_pays_off()
     return {
         "model": model_name,
         "profile": chosen.name,
@@ -164,6 +167,7 @@ def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size,
         "schedule": schedule,
         "warmup_epochs": float(warmup_epochs),
         "clipnorm": float(clipnorm) if clipnorm else None,  # 0 = no clipping
+        "multi_device": bool(multi_device),
     }
 
 
@@ -231,17 +235,44 @@ def load_training_data(settings, images=None):
 # ----------------------------------------------------------------------------- hardware ----
 
 
-def choose_strategy():
-    """``MirroredStrategy`` over several GPUs (or several logical CPUs), else the default strategy.
+def choose_strategy(multi_device=False):
+    """The default strategy (one device: the first GPU if there is one), or, when asked for,
+    ``MirroredStrategy`` over every GPU (or every logical CPU when there is no GPU).
 
-    Several logical CPUs only exist when configured on purpose
-    (``tf.config.set_logical_device_configuration``), which the tests do to check this path.
+    Several devices are opt-in: on small 32x32 images one GPU is rarely the bottleneck, and with
+    several the batch and learning rate change (:func:`scale_for_replicas`).  Several logical CPUs
+    only exist when configured on purpose (``tf.config.set_logical_device_configuration``), which
+    the tests do to check this path without a GPU.
     """
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = gpus if gpus else tf.config.list_logical_devices("CPU")
-    if len(devices) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if multi_device:
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus if gpus else tf.config.list_logical_devices("CPU")
+        if len(devices) > 1:
+            return tf.distribute.MirroredStrategy([d.name for d in devices])
     return tf.distribute.get_strategy()
+
+
+def scale_for_replicas(settings, replicas):
+    """The settings that ``replicas`` devices train with: ``batch_size`` images on *each* device.
+
+    The global batch becomes ``batch_size * replicas`` and Adam's step size grows by the same
+    factor (the linear scaling rule of Goyal et al. 2017, "Accurate, large minibatch SGD": the
+    recipe's warm-up is what makes it safe).  One device: the settings unchanged.
+    """
+    if replicas == 1:
+        return settings
+    return {**settings, "batch_size": settings["batch_size"] * replicas,
+            "learning_rate": settings["learning_rate"] * replicas}
+
+
+def float16_pays_off():
+    """True when a visible GPU has tensor cores (compute capability 7.0 or higher): there
+    ``mixed_float16`` trains about twice as fast; on older GPUs and on CPUs it is slower."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        if capability and tuple(capability) >= (7, 0):
+            return True
+    return False
 
 
 @contextlib.contextmanager
@@ -515,7 +546,8 @@ def train(
     loss=None,
     masks=None,
     seed=0,
-    mixed_precision=False,
+    mixed_precision=None,
+    multi_device=False,
     learning_rate=None,
     schedule=None,
     warmup_epochs=None,
@@ -533,14 +565,17 @@ def train(
         profile: ``"ci"``, ``"cpu"``, ``"full"`` or None (``$COURSE_PROFILE``, else by hardware).
         epochs, n_train, n_val, batch_size: override the profile's values.  ``n_train=None``
             keeps the profile's (``full``: every training image not held out for validation).
-            ``batch_size`` is the global batch (split across devices under MirroredStrategy).
+            ``batch_size`` is the batch of each device (one device unless ``multi_device``).
         recipe: ``"course"`` (default) or ``"source"`` (:mod:`course_lib.recipes`): the loss,
             masks, learning rate and schedule below, unless they are passed one by one.
         loss: a name of :func:`course_lib.losses.get_loss` (``"l1"``, ``"liu"``, ``"ssim"``).
         masks: the mask family for training and validation (``"strokes"``, ``"irregular"``,
             ``"boxes"``, ``"mixed"``).
         seed: makes the run reproducible: weights, training subset, order and masks.
-        mixed_precision: train under ``mixed_float16`` (useful on recent GPUs; slow on CPUs).
+        mixed_precision: train under ``mixed_float16`` (about twice as fast on GPUs with tensor
+            cores, slow on CPUs); None: on in the ``full`` profile when such a GPU is visible.
+        multi_device: train on every GPU with ``MirroredStrategy``, ``batch_size`` images on each
+            and the learning rate scaled by the number of GPUs (:func:`scale_for_replicas`).
         learning_rate: Adam's (peak) step size.
         schedule: ``"constant"`` or ``"warmup_cosine"`` (:func:`course_lib.recipes.learning_rate_at`).
         warmup_epochs: epochs of linear warm-up of ``"warmup_cosine"``.
@@ -558,7 +593,7 @@ def train(
         model_name, profile=profile, epochs=epochs, n_train=n_train, n_val=n_val,
         batch_size=batch_size, loss=loss, masks=masks, seed=seed,
         mixed_precision=mixed_precision, learning_rate=learning_rate, recipe=recipe,
-        schedule=schedule, warmup_epochs=warmup_epochs, clipnorm=clipnorm,
+        schedule=schedule, warmup_epochs=warmup_epochs, clipnorm=clipnorm, multi_device=multi_device,
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -572,17 +607,22 @@ def train(
         return _finished_result(out_dir, verbose)
 
     with dtype_policy(settings["mixed_precision"]):
-        strategy = choose_strategy()
+        strategy = choose_strategy(settings["multi_device"])
+        replicas = strategy.num_replicas_in_sync
+        run_settings = scale_for_replicas(settings, replicas)
+        # A last validation batch smaller than the number of devices would leave one of them an
+        # empty batch, which oneDNN's kernels get wrong (a ConcatOp shape error): drop < replicas images.
+        val_images = val_images[:len(val_images) - len(val_images) % replicas]
         keras.utils.set_random_seed(settings["seed"])
         with strategy.scope():
-            model = build_and_compile(settings, input_shape=train_images.shape[1:])
+            model = build_and_compile(run_settings, input_shape=train_images.shape[1:])
         record = _start_record(record, settings, strategy, out_dir)
         _write_run_record(paths["run"], record)
         if verbose:
             _print_plan(settings, strategy, out_dir, n_done=len(history.get("epoch", [])))
 
         epoch_counter = pipeline.EpochCounter()
-        train_data, val_data = make_datasets(settings, train_images, val_images, epoch_counter)
+        train_data, val_data = make_datasets(run_settings, train_images, val_images, epoch_counter)
         session = _SessionRecorder()
         fit_callbacks = [
             *resume_callbacks(paths, epoch_counter, best_so_far=best_val_loss(history)),
@@ -712,8 +752,9 @@ def equivalent_command(settings, out_dir):
               "--masks", s["masks"], "--seed", s["seed"], "--learning-rate", s["learning_rate"],
               "--schedule", s["schedule"], "--warmup-epochs", s["warmup_epochs"]]
     words += ["--clipnorm", s["clipnorm"] or 0]
-    if s["mixed_precision"]:
-        words.append("--mixed-precision")
+    words.append("--mixed-precision" if s["mixed_precision"] else "--no-mixed-precision")
+    if s.get("multi_device"):
+        words.append("--multi-gpu")
     return " ".join(map(str, [*words, "--out", out_dir]))
 
 
@@ -724,7 +765,8 @@ def _start_record(record, settings, strategy, out_dir):
         "command": equivalent_command(settings, out_dir),
         "settings": settings,
         "profile": dataclasses.asdict(profile),
-        "hardware": describe_hardware(strategy),
+        "hardware": {**describe_hardware(strategy),
+                     "global_batch_size": settings["batch_size"] * strategy.num_replicas_in_sync},
         "versions": library_versions(),
         "sessions": (record or {}).get("sessions", []),
         "wall_time_s": (record or {}).get("wall_time_s", 0.0),

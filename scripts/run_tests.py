@@ -22,6 +22,9 @@ if __name__ == "__main__":
     absolute_data_dir(env)
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # On a GPU machine the pytest process, the notebook kernels and the subprocesses the tests start
+    # all use TensorFlow: each takes GPU memory as it needs it instead of grabbing all of it.
+    env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     # Notebooks write what they train under build/ci-test so a test run never touches a course run's results.
     env.setdefault("COURSE_OUTPUT_DIR", str(ROOT / "build" / "test-run"))
     cmd = [

@@ -207,22 +207,30 @@ def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
 
 
 def test_the_mirrored_strategy_runs_on_two_logical_cpus(tmp_path):
+    # What several GPUs do, on two logical CPUs: opt-in, mixed precision, and 33 validation images
+    # with a global batch of 32, so that the last batch holds a single image for two devices.
     # Logical devices must be configured before TensorFlow initialises them: a fresh process.
     script = textwrap.dedent(f"""
         import numpy as np, tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from course_lib.train import train
-        images = np.random.default_rng(0).integers(0, 256, (48, {SIZE}, {SIZE}, 3), dtype=np.uint8)
-        train("pconv", out_dir={str(tmp_path)!r}, epochs=1, n_train=32, n_val=16, batch_size=16,
-              images=images, verbose=0)
+        from course_lib.train import choose_strategy, train
+        print(type(choose_strategy()).__name__, type(choose_strategy(multi_device=True)).__name__)
+        images = np.random.default_rng(0).integers(0, 256, (65, {SIZE}, {SIZE}, 3), dtype=np.uint8)
+        train("pconv", out_dir={str(tmp_path)!r}, epochs=1, n_train=32, n_val=33, batch_size=16,
+              images=images, verbose=0, multi_device=True, mixed_precision=True, learning_rate=1e-4)
     """)
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    completed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300,
+                               capture_output=True, text=True)
+    default, opted_in = completed.stdout.split()
+    assert opted_in == "MirroredStrategy" and default != "MirroredStrategy"  # several devices: opt-in only
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["hardware"]["strategy"] == "MirroredStrategy"
     assert record["hardware"]["replicas"] == 2
-    assert np.isfinite(read_log(tmp_path / "log.csv")["loss"][0])
+    assert record["hardware"]["global_batch_size"] == 32  # 16 on each device
+    assert record["settings"]["mixed_precision"] and record["settings"]["multi_device"]
+    log = read_log(tmp_path / "log.csv")
+    assert np.isfinite(log["loss"][0]) and np.isfinite(log["val_loss"][0])
 
 
 def test_real_cifar10_if_present(tmp_path, monkeypatch):
