@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import keras
 
-from course_lib import losses, masks, models, train
+from course_lib import losses, masks, models, runs, train
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.random((4, 32, 32, 3)).astype(np.float32)
@@ -80,6 +80,6 @@ def test_the_recorded_command_repeats_precision_and_devices():
     # run.json's command must resume the run as it was: mixed precision and several devices spelt out.
     chosen = {**settings("full", mixed_precision=True), "multi_device": True,
               "data": {"source": "CIFAR-10 training split"}}
-    assert train.equivalent_command(chosen, "out").endswith("--mixed-precision --multi-gpu --out out")
+    assert runs.equivalent_command(chosen, "out").endswith("--mixed-precision --multi-gpu --out out")
     chosen = {**chosen, "mixed_precision": False, "multi_device": False}
-    assert train.equivalent_command(chosen, "out").endswith("--no-mixed-precision --out out")
+    assert runs.equivalent_command(chosen, "out").endswith("--no-mixed-precision --out out")

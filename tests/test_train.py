@@ -22,7 +22,8 @@ import keras
 
 from course_lib import pipeline, recipes
 from course_lib.__main__ import main
-from course_lib.train import drop_log_rows_from, read_log, repair_backup, train
+from course_lib.runs import drop_log_rows_from, read_log, repair_backup
+from course_lib.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 16
