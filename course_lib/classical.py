@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from skimage.restoration import inpaint_biharmonic as _skimage_inpaint_biharmonic
 
-from course_lib.masks import validate_masks
+from course_lib import validation
 
 #: Colour given to images that have no known pixel at all.
 ALL_HOLE_FILL = 0.5
@@ -42,34 +42,16 @@ ALL_HOLE_FILL = 0.5
 
 # --------------------------------------------------------------------------- checks
 def _check_images(images) -> np.ndarray:
-    """``images`` as float32 (N, H, W, 3) in [0, 1], or a ValueError saying how to fix it."""
-    array = np.asarray(images)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(
-            f"images have dtype {array.dtype}; expected float in [0, 1]. "
-            "Convert uint8 images with images.astype('float32') / 255."
-        )
-    if array.ndim != 4 or array.shape[-1] != 3:
-        hint = " For a single image use images[None]." if array.ndim == 3 else ""
-        raise ValueError(f"images have shape {array.shape}; expected (N, H, W, 3).{hint}")
-    if array.size == 0:
-        raise ValueError(f"images are empty (shape {array.shape}); pass at least one image with pixels.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("images contain NaN or infinite values; fix the data before inpainting.")
-    if array.min() < 0 or array.max() > 1:
-        raise ValueError(
-            f"images have values in [{array.min():g}, {array.max():g}], outside [0, 1]. "
-            "Divide 0..255 images by 255, or np.clip(images, 0, 1)."
-        )
-    return array.astype(np.float32)
+    """``images`` as float32 (N, H, W, 3) in [0, 1], or an error saying how to fix it."""
+    return validation.check_images(images)
 
 
 def _check_masks(masks, images: np.ndarray) -> np.ndarray:
     """``masks`` (1 = valid) as a boolean array (N, H, W, 1), checked against the images.
 
-    ``(N, H, W)`` masks are accepted too (see :func:`course_lib.masks.validate_masks`).
+    ``(N, H, W)`` masks are accepted too (see :func:`course_lib.validation.check_masks`).
     """
-    return validate_masks(masks, images=images).astype(bool)
+    return validation.check_masks(masks, images=images).astype(bool)
 
 
 def _check_inputs(images, masks) -> tuple[np.ndarray, np.ndarray]:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib import config
+from course_lib import config, validation
 
 __all__ = [
     "CLASS_NAMES",
@@ -185,24 +185,10 @@ def class_balanced_indices(labels, n=None, *, seed=0, split="split"):
 def images_to_float(x):
     """uint8 images (0..255) -> float32 in [0, 1]; float images in [0, 1] pass through as float32.
 
-    Any shape works (usually ``(N, 32, 32, 3)``).  Raises ``TypeError`` for other
-    dtypes and ``ValueError`` for float values outside [0, 1] (or NaN).
+    Any shape works (usually ``(N, 32, 32, 3)``).  Other dtypes, NaN and float values outside
+    [0, 1] are refused (:func:`course_lib.validation.check_values`).
     """
-    x = np.asarray(x)
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / np.float32(255.0)
-    if np.issubdtype(x.dtype, np.floating):
-        outside = x[~((x >= 0.0) & (x <= 1.0))]  # NaN counts as outside
-        if outside.size:
-            raise ValueError(
-                f"float images must lie in [0, 1]; {outside.size} values do not, e.g. "
-                f"{outside[:3].tolist()}. If they are 0..255, pass x.astype('uint8') instead."
-            )
-        return x.astype(np.float32, copy=False)
-    raise TypeError(
-        f"images_to_float expects uint8 (0..255) or float ([0, 1]) images, got dtype {x.dtype}; "
-        "convert first, e.g. x.astype('uint8') for 0..255 integers."
-    )
+    return validation.check_values(x, uint8="scale")
 
 
 # --------------------------------------------------------------------------- finding the files

@@ -53,7 +53,7 @@ import keras
 import numpy as np
 
 import course_lib
-from course_lib import classical, config, data, masks as masks_lib, metrics, models
+from course_lib import classical, config, data, masks as masks_lib, metrics, models, validation
 from course_lib.reporting import (  # noqa: F401  (re-exported: evaluate.X keeps working)
     METRIC_DIGITS,
     METRIC_LABELS,
@@ -94,13 +94,7 @@ NOTES = (
 # --------------------------------------------------------------------------- inputs
 def _as_float_images(images) -> np.ndarray:
     """``images`` as float32 (N, H, W, 3) in [0, 1]; uint8 input is divided by 255."""
-    array = np.asarray(images)
-    if array.ndim != 4 or array.shape[-1] != 3:
-        raise ValueError(
-            f"images have shape {array.shape}; expected a batch of RGB images (N, H, W, 3). "
-            "For a single image add the batch axis: images[None]."
-        )
-    return data.images_to_float(array)  # checks the range of float images
+    return validation.check_images(images, uint8="scale")
 
 
 def composite(images, outputs, masks) -> np.ndarray:

@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from course_lib import config
+from course_lib import config, validation
 
 __all__ = [
     "EVAL_BINS",
@@ -282,23 +282,9 @@ def make_masks(family, n, size=32, seed=None):
 
 
 def check_binary(masks):
-    """``masks`` (any shape) as float32 after checking that every value is exactly 0 or 1.
-
-    Raises ``ValueError`` naming the values found and how to binarise them (with a hint for
-    0/255 masks, which would otherwise scale the known pixels by 255).
-    """
-    masks = np.asarray(masks).astype(np.float32, copy=False)
-    if np.isnan(masks).any():
-        raise ValueError("masks contain NaN; masks must hold only 0 (hole) and 1 (valid).")
-    is_binary = (masks == 0) | (masks == 1)
-    if not is_binary.all():
-        examples = np.unique(masks[~is_binary])[:5]
-        hint = " They look like 0/255 images: use (mask > 127).astype('float32')." if masks.max() > 1 else ""
-        raise ValueError(
-            f"masks must contain only 0 and 1 (convention: 1 = valid pixel, 0 = hole), found values "
-            f"such as {examples.tolist()}. Binarise them with (mask > 0.5).astype('float32').{hint}"
-        )
-    return masks
+    """``masks`` (any shape) as float32 after checking that every value is exactly 0 or 1
+    (:func:`course_lib.validation.check_binary`)."""
+    return validation.check_binary(masks)
 
 
 def validate_masks(masks, *, images=None):
@@ -306,27 +292,10 @@ def validate_masks(masks, *, images=None):
 
     Accepts ``(N, H, W, 1)`` or ``(N, H, W)`` (a channel axis is added), any numeric or
     bool dtype, values exactly 0 or 1 (1 = valid, 0 = hole).  With ``images``
-    ``(N, H, W, C)`` the first three sizes must match.  Raises ``ValueError``.
-
-    An inverted mask (OpenCV style, 1 = hole) is also 0/1 and cannot be detected here.
+    ``(N, H, W, C)`` the first three sizes must match
+    (:func:`course_lib.validation.check_masks`).
     """
-    masks = np.asarray(masks)
-    if masks.ndim == 3:
-        masks = masks[..., np.newaxis]
-    if masks.ndim != 4 or masks.shape[-1] != 1:
-        raise ValueError(
-            f"masks must have shape (N, H, W, 1) or (N, H, W), got {masks.shape}; "
-            "for a single mask (H, W) use mask[None]; for (N, H, W, 3) use mask[..., :1]."
-        )
-    masks = check_binary(masks)
-    if images is not None:
-        image_shape = np.shape(images)
-        if len(image_shape) != 4 or tuple(image_shape[:3]) != masks.shape[:3]:
-            raise ValueError(
-                f"masks {masks.shape} do not match images {tuple(image_shape)}: both must share "
-                "(N, H, W); images are (N, H, W, C), masks (N, H, W, 1)."
-            )
-    return masks
+    return validation.check_masks(masks, images=images)
 
 
 def hole_ratio(masks):

@@ -35,39 +35,14 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Tolerance on the [0, 1] range check, for float rounding such as 1.0000001.
-_RANGE_TOLERANCE = 1e-6
+from course_lib import validation
 
 
 # --------------------------------------------------------------------------- checks
 def _as_image_batch(x, name: str) -> np.ndarray:
-    """``x`` as a float64 array (N, H, W, C) in [0, 1], or a ValueError saying how to fix it."""
-    array = np.asarray(x)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(
-            f"{name} has dtype {array.dtype}; metrics need float images in [0, 1]. "
-            f"Convert with {name}.astype('float32') / 255 (for uint8 images)."
-        )
-    if array.ndim != 4:
-        hint = f" For a single image add the batch axis: {name}[None]." if array.ndim == 3 else ""
-        raise ValueError(
-            f"{name} has shape {array.shape}; expected a batch (N, H, W, C).{hint}"
-        )
-    if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one image with pixels.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"{name} contains NaN or infinite values; a metric of such images means nothing. "
-            "Find where they come from (a diverged model, a division by zero) and fix that."
-        )
-    low, high = float(array.min()), float(array.max())
-    if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
-        raise ValueError(
-            f"{name} has values in [{low:g}, {high:g}], outside [0, 1]. "
-            f"Images on a 0..255 scale: use {name} / 255; model outputs that overshoot: "
-            f"np.clip({name}, 0, 1)."
-        )
-    return array.astype(np.float64)
+    """``x`` as a float64 array (N, H, W, C) in [0, 1], or an error saying how to fix it."""
+    checked = validation.check_images(x, name=name, channels=None, tolerance=validation.RANGE_TOLERANCE)
+    return checked.astype(np.float64)
 
 
 def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ import keras
 from keras import layers
 from keras import ops
 
-from course_lib import config, names
+from course_lib import config, names, validation
 from course_lib.hybrid_layers import CorrectFill, DiffusionFill
 from course_lib.layers import BroadcastMask, PConv2D, SourcePConv2D
 
@@ -277,35 +277,9 @@ def build_model(name, input_shape=(32, 32, 3)):
 
 
 def _validate_numpy(images, masks):
-    """Float32 copies of NumPy ``images``/``masks`` after checking shapes and values."""
-    images = np.asarray(images, dtype="float32")
-    masks = np.asarray(masks, dtype="float32")
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"images must be (N, H, W, 3) floats in [0, 1], got shape {images.shape}; "
-            "add a batch axis with images[None] for a single image."
-        )
-    if masks.shape != images.shape[:3] + (1,):
-        raise ValueError(
-            f"masks must be (N, H, W, 1) matching images {images.shape}, got {masks.shape}; "
-            "add the channel axis with masks[..., None] or keep one mask per image."
-        )
-    if not np.isin(masks, (0.0, 1.0)).all():
-        raise ValueError(
-            "masks must hold only 0 (hole) and 1 (valid); binarise them first, "
-            "e.g. (masks > 0.5).astype('float32')."
-        )
-    if not np.all(np.isfinite(images)):
-        raise ValueError(
-            "images contain NaN or infinite values; fix the data first (a dead pixel inside a hole "
-            "may be set to anything finite, e.g. np.nan_to_num(images), since the hole is ignored)."
-        )
-    if images.size and (images.min() < 0.0 or images.max() > 1.0):
-        raise ValueError(
-            f"images must be floats in [0, 1], got values in [{images.min()}, {images.max()}]; "
-            "convert uint8 images with course_lib.data.images_to_float (x / 255)."
-        )
-    return images, masks
+    """Float32 copies of NumPy ``images``/``masks`` after :mod:`course_lib.validation`'s checks."""
+    images = validation.check_images(images)
+    return images, validation.check_masks(masks, images=images)
 
 
 def prepare_inputs(name, images, masks):

@@ -28,7 +28,7 @@ import tensorflow as tf
 import keras
 
 from course_lib import masks as masks_lib
-from course_lib import models
+from course_lib import models, validation
 
 #: How many masks are drawn per call to :func:`course_lib.masks.make_masks` (rounded up to
 #: whole batches): big enough to vectorise, small enough to overlap with training.
@@ -91,28 +91,8 @@ class FollowFitEpochs(keras.callbacks.Callback):
 
 
 def _check_images(images):
-    """uint8 (N,H,W,3) or float (N,H,W,3) in [0, 1] -> the same array (float as float32)."""
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
-        raise ValueError(
-            f"images must be square RGB images (N, H, H, 3), got shape {images.shape}; "
-            "e.g. CIFAR-10 from course_lib.data.load_cifar10 (uint8, 32x32)."
-        )
-    if images.dtype == np.uint8:
-        return images
-    if not np.issubdtype(images.dtype, np.floating):
-        raise TypeError(
-            f"images must be uint8 (0..255) or float in [0, 1], got dtype {images.dtype}; "
-            "convert them first, e.g. images.astype('uint8')."
-        )
-    if not np.all(np.isfinite(images)):
-        raise ValueError("float images contain NaN or infinite values; fix the data before training.")
-    if images.size and (images.min() < 0.0 or images.max() > 1.0):
-        raise ValueError(
-            f"float images must lie in [0, 1], got [{images.min()}, {images.max()}]; "
-            "divide 0..255 values by 255 or pass them as uint8."
-        )
-    return images.astype(np.float32, copy=False)
+    """uint8 (N,H,H,3) or float (N,H,H,3) in [0, 1] -> the same array (float as float32)."""
+    return validation.check_images(images, square=True, uint8="keep")
 
 
 def _is_int(value):

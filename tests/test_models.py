@@ -217,9 +217,9 @@ def test_mixed_precision_outputs_stay_float32():
 @pytest.mark.parametrize(
     "images,masks,match",
     [
-        (np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8)), "channel axis"),
+        (np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 3)), "mask\\[..., :1\\]"),
         (np.zeros((8, 8, 3)), np.zeros((8, 8, 1)), r"images\[None\]"),
-        (np.zeros((2, 8, 8, 3)), np.full((2, 8, 8, 1), 0.5), "binarise"),
+        (np.zeros((2, 8, 8, 3)), np.full((2, 8, 8, 1), 0.5), "Binarise"),
         (np.full((2, 8, 8, 3), 255.0), np.ones((2, 8, 8, 1)), r"\[0, 1\]"),
         (np.full((2, 8, 8, 3), np.nan), np.ones((2, 8, 8, 1)), "NaN"),
     ],
@@ -227,6 +227,15 @@ def test_mixed_precision_outputs_stay_float32():
 def test_prepare_inputs_rejects_bad_numpy_inputs(images, masks, match):
     with pytest.raises(ValueError, match=match):
         models.prepare_inputs("pconv", images, masks)
+
+
+def test_prepare_inputs_takes_masks_with_or_without_their_channel_axis():
+    images, masks = np.zeros((2, 8, 8, 3)), np.ones((2, 8, 8, 1))
+    masks[:, 3:5, 3:5] = 0
+    with_axis = models.prepare_inputs("pconv", images, masks)
+    without_axis = models.prepare_inputs("pconv", images, masks[..., 0])
+    for a, b in zip(with_axis, without_axis):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_prepare_inputs_rejects_unknown_names():
