@@ -11,7 +11,9 @@ mask channels, filters and strides, batch 32), times one forward + backward step
 
 all three in one process, interleaved (each repeat times every layer kind once, in a
 rotating order), each step a ``tf.function`` (no XLA), and prints the medians and the
-ratios to Conv2D, with their geometric means. Target: PConv2D / Conv2D <= 1.15.
+ratios to Conv2D, with their geometric means. Target: PConv2D / Conv2D <= 1.12.
+Column ``0?``: the layer's ``input_holes_are_zero`` (as built in the U-Net: every layer after
+``conv1``), with an input that is 0 in the holes.
 
 Run: ``python benchmarks/bench_pconv.py [--repeats 15] [--batch 32] [--min-ms 20]
 [--clock wall|cpu] [--layers conv1 conv2 ...]`` (about a minute on an idle 2-core CPU).
@@ -38,14 +40,15 @@ from course_lib.models import build_pconv_unet  # noqa: E402
 
 
 def pconv_layer_specs():
-    """(name, (H, W, C_in), mask channels, filters, strides) of every PConv2D in the U-Net."""
+    """(name, (H, W, C_in), mask channels, filters, strides, input_holes_are_zero) of every
+    PConv2D in the U-Net."""
     model = build_pconv_unet()
     specs = []
     for layer in model.layers:
         if isinstance(layer, PConv2D):
             features, mask = layer.input
             specs.append((layer.name, tuple(features.shape[1:]), mask.shape[-1],
-                          layer.filters, layer.strides))
+                          layer.filters, layer.strides, layer.input_holes_are_zero))
     return specs
 
 
@@ -104,14 +107,17 @@ def time_steps(steps, repeats, min_ms, clock=time.perf_counter):
 
 def bench_layer(spec, batch, repeats, min_ms, rng, clock=time.perf_counter):
     """Median ms of Conv2D, PConv2D, SourcePConv2D at one layer's shapes."""
-    _, (height, width, channels), mask_channels, filters, strides = spec
-    x = tf.constant(rng.random((batch, height, width, channels), dtype="float32"))
-    mask = tf.constant(random_mask(rng, batch, height, width, mask_channels))
+    _, (height, width, channels), mask_channels, filters, strides, holes_are_zero = spec
+    mask = random_mask(rng, batch, height, width, mask_channels)
+    x = rng.random((batch, height, width, channels), dtype="float32")
+    if holes_are_zero:  # as in the U-Net: the input is a ReLU'd PConv2D output, 0 in the holes
+        x = x * mask
+    x, mask = tf.constant(x), tf.constant(mask)
     source_mask = tf.constant(random_mask(rng, batch, height, width, channels))
     kwargs = dict(filters=filters, kernel_size=3, strides=strides, padding="same")
     layers = {
         "conv": (keras.layers.Conv2D(**kwargs), x),
-        "pconv": (PConv2D(**kwargs), [x, mask]),
+        "pconv": (PConv2D(**kwargs, input_holes_are_zero=holes_are_zero), [x, mask]),
         "source": (SourcePConv2D(**kwargs), [x, source_mask]),
     }
     steps = {}
@@ -145,18 +151,18 @@ def main(argv=None):
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, batch {args.batch}, "
           f"median of {args.repeats}, {args.clock} clock, forward + d/d kernel, "
           f"tf.function without XLA, {os.cpu_count()} CPUs\n")
-    header = (f"{'layer':<15}{'input':>14}{'mask':>5}{'out':>5}{'s':>3}"
+    header = (f"{'layer':<15}{'input':>14}{'mask':>5}{'out':>5}{'s':>3}{'0?':>3}"
               f"{'conv ms':>10}{'pconv ms':>10}{'ratio':>7}{'source ms':>11}{'ratio':>7}")
     print(header)
     print("-" * len(header))
     ratios, source_ratios = [], []
     for spec in specs:
-        name, shape, mask_channels, filters, strides = spec
+        name, shape, mask_channels, filters, strides, holes_are_zero = spec
         ms = bench_layer(spec, args.batch, args.repeats, args.min_ms, rng, clock)
         ratios.append(ms["pconv"] / ms["conv"])
         source_ratios.append(ms["source"] / ms["conv"])
         print(f"{name:<15}{'x'.join(map(str, shape)):>14}{mask_channels:>5}{filters:>5}"
-              f"{strides[0]:>3}{ms['conv']:>10.2f}{ms['pconv']:>10.2f}{ratios[-1]:>7.2f}"
+              f"{strides[0]:>3}{'y' if holes_are_zero else 'n':>3}{ms['conv']:>10.2f}{ms['pconv']:>10.2f}{ratios[-1]:>7.2f}"
               f"{ms['source']:>11.2f}{source_ratios[-1]:>7.2f}", flush=True)
     print("-" * len(header))
     print(f"geometric mean  PConv2D / Conv2D = {geometric_mean(ratios):.3f}   "

@@ -133,6 +133,12 @@ class PConv2D(keras.layers.Layer):
         padding: ``"same"`` (TensorFlow's rule: for stride 2 the extra padding row/column
             goes at the bottom/right) or ``"valid"``.
         use_bias: add a bias to valid output pixels.
+        input_holes_are_zero: promise that the features are already exactly 0 wherever the mask
+            is 0 (true of the output of another ``PConv2D`` after a ReLU, and of everything
+            built from it by upsampling and concatenation), so the layer skips zeroing them.
+            The result is the same; the step costs a pass over the input and its gradient.
+            Leave it False for a network's first layer: its input comes from the user and may
+            hold anything, NaN included, in the holes.
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
         kernel_constraint, bias_constraint: as in ``keras.layers.Conv2D``.
         **kwargs: ``name``, ``dtype``, ... as for any Keras layer.
@@ -145,6 +151,7 @@ class PConv2D(keras.layers.Layer):
         strides=1,
         padding="same",
         use_bias=True,
+        input_holes_are_zero=False,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
@@ -163,6 +170,7 @@ class PConv2D(keras.layers.Layer):
         self.strides = _pair(strides, "strides")
         self.padding = str(padding).lower()
         self.use_bias = bool(use_bias)
+        self.input_holes_are_zero = bool(input_holes_are_zero)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -232,7 +240,10 @@ class PConv2D(keras.layers.Layer):
 
         # where, not x * mask: a hole may hold NaN or inf (a dead detector pixel), and NaN * 0 = NaN.
         # By the formula the hole's contents must not matter at all.
-        known = ops.where(ops.cast(mask, "float32") > 0.5, x, ops.zeros_like(x))
+        if self.input_holes_are_zero:
+            known = x
+        else:
+            known = ops.where(ops.cast(mask, "float32") > 0.5, x, ops.zeros_like(x))
         out = ops.conv(known, self.kernel,
                        strides=self.strides, padding=self.padding)
         # The ratio can reach k*k*C_in and multiplies the activations: in float16 (largest value 65,504)
@@ -250,6 +261,7 @@ class PConv2D(keras.layers.Layer):
             strides=self.strides,
             padding=self.padding,
             use_bias=self.use_bias,
+            input_holes_are_zero=self.input_holes_are_zero,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),

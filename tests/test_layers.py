@@ -15,6 +15,7 @@ import tensorflow as tf
 import keras
 from course_lib import layers
 from course_lib.layers import BroadcastMask, PConv2D, SourcePConv2D
+from course_lib.models import build_pconv_unet
 
 # ----------------------------------------------------------------------------- references
 
@@ -459,3 +460,38 @@ def test_concatenated_masks_count_valid_values_exactly(rng):
     ref_out, ref_mask = reference_pconv(x, per_channel, kernel, bias)
     np.testing.assert_array_equal(new_mask, ref_mask)
     assert_close(out, ref_out)
+
+
+# ----------------------------------------------------------------------------- input_holes_are_zero
+
+
+def test_skipping_the_zeroing_is_exact_when_the_holes_are_zero(rng):
+    x, mask = random_case(rng, 2, 9, 9, 5, 3, 1)
+    x = x * mask  # the promise: features are 0 wherever the mask is 0
+    checked = PConv2D(4, 3)
+    trusting = PConv2D(4, 3, input_holes_are_zero=True)
+    checked([x, mask]), trusting([x, mask])
+    trusting.set_weights(checked.get_weights())
+    for a, b in zip(checked([x, mask]), trusting([x, mask])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert PConv2D.from_config(trusting.get_config()).input_holes_are_zero
+
+
+def test_the_unet_keeps_the_promise_of_input_holes_are_zero(rng):
+    # Every layer built with input_holes_are_zero=True must really get 0 in its holes, even when
+    # the network's input holds NaN there (conv1 zeroes it; ReLU, upsampling and concatenation keep 0).
+    model = build_pconv_unet((16, 16, 3))
+    trusting = [layer for layer in model.layers if isinstance(layer, PConv2D) and layer.input_holes_are_zero]
+    assert [layer.name for layer in model.layers if isinstance(layer, PConv2D) and not layer.input_holes_are_zero] == ["conv1"]
+    probe = keras.Model(model.inputs, [tensor for layer in trusting for tensor in layer.input])
+    images = rng.random((3, 16, 16, 3)).astype("float32")
+    masks = (rng.random((3, 16, 16, 1)) > 0.2).astype("float32")
+    masks[:, 2:13, 3:14] = 0  # a big hole survives several layers
+    images[masks[..., 0] == 0] = np.nan
+    values = probe.predict([images, masks], verbose=0)
+    layers_with_holes = 0
+    for layer, features, layer_mask in zip(trusting, values[0::2], values[1::2]):
+        holes = np.broadcast_to(layer_mask == 0, features.shape)
+        layers_with_holes += bool(holes.any())
+        assert np.all(features[holes] == 0), layer.name
+    assert layers_with_holes >= 3  # not vacuous: the first layers and the decoder's skips see holes
