@@ -4,8 +4,13 @@
 
 For maintainers, after changing ``course_lib`` or a notebook: the stored outputs are what students
 see on GitHub and what ``--nbval-lax`` compares in the cells marked ``# NBVAL_CHECK_OUTPUT``.
+The notebooks' sources come from the solution key: edit ``solutions/``, run
+``scripts/make_student_notebooks.py``, then this script (it runs the blank student notebooks, so
+the checks say "not attempted"; the generator keeps these outputs from then on).
 Models and results the notebooks write go to a temporary folder, never into the repository.
-TensorFlow's and absl's start-up log lines are removed from the stored outputs.
+TensorFlow's and absl's start-up log lines are removed from the stored outputs, and the widget
+state (notebook 06's explorer) from the metadata: the explorer needs a live kernel, and the cell
+after it stores a plain picture of it.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ LOG_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(
 
 
 def strip_log_lines(path: Path) -> int:
-    """Remove TensorFlow/absl log lines from the stream outputs of a notebook; return how many."""
+    """Remove TensorFlow/absl log lines from the stream outputs of a notebook, and its widget state; return
+    how many lines."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("widgets", None)
     removed = 0
     for cell in notebook.cells:
         kept_outputs = []
@@ -59,10 +66,11 @@ def main() -> int:
         notebooks = [nb for nb in notebooks if nb.name[:2] in args.only]
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["COURSE_OUTPUT_DIR"] = scratch
-        for notebook in notebooks:
-            seconds = execute_notebook(notebook, notebook.parent, timeout=1800)
-            removed = strip_log_lines(notebook)
-            print(f"{notebook.name}: {seconds:.0f} s, {removed} log lines removed", flush=True)
+        with open(Path(scratch) / "kernels.log", "w") as log_file:  # the kernels' own start-up noise
+            for notebook in notebooks:
+                seconds = execute_notebook(notebook, notebook.parent, timeout=1800, log_file=log_file)
+                removed = strip_log_lines(notebook)
+                print(f"{notebook.name}: {seconds:.0f} s, {removed} log lines removed", flush=True)
     return 0
 
 

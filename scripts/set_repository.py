@@ -4,9 +4,9 @@
 
 The one source of truth is ``[project.urls] Repository`` in ``pyproject.toml``.  This script sets it
 to ``https://github.com/OWNER/NAME`` and rewrites what must agree with it: the "Open in Colab" badge
-of the README and of every notebook, and every notebook's Colab install cell
-(``pip install "course-lib @ git+https://github.com/OWNER/NAME"``).  ``tests/test_project.py``
-checks that they all agree.
+of the README and of every notebook (``notebooks/`` and the solution key ``solutions/``), and every
+notebook's Colab install cell (``pip install "course-lib @ git+https://github.com/OWNER/NAME"``).
+``tests/test_project.py`` checks that they all agree.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ _INSTALL = re.compile(r"(course-lib @ git\+https://github\.com/)[A-Za-z0-9_.-]+/
 
 
 def files_naming_the_repository(root: Path) -> list[Path]:
-    """The README and every notebook: the files whose badge (and install cell) name the repository."""
-    return [root / "README.md", *sorted((root / "notebooks").glob("*.ipynb"))]
+    """The README, every notebook and its twin in the solution key: the files whose badge (and install cell)
+    name the repository.  (``scripts/make_student_notebooks.py --check`` fails if only one twin changes.)"""
+    return [root / "README.md", *sorted((root / "notebooks").glob("*.ipynb")),
+            *sorted((root / "solutions").glob("*.ipynb"))]
 
 
 def set_repository(owner_name: str, root: Path = ROOT) -> list[Path]:

@@ -144,6 +144,21 @@ def test_check_mode_names_the_stale_notebooks(tmp_path, capsys):
     assert "02_b.ipynb: cell c1 differs" in out and "01_a" not in out
 
 
+def test_set_repository_keeps_the_student_notebooks_in_step_with_the_solutions(tmp_path):
+    import shutil
+    import sys
+
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path)
+    for folder in ("notebooks", "solutions"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    done = subprocess.run([sys.executable, ROOT / "scripts" / "set_repository.py", "my-school/inpainting-2027",
+                           "--root", tmp_path], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "my-school/inpainting-2027" in (tmp_path / "solutions" / NAMES[0]).read_text(encoding="utf-8")
+    assert generator.stale_notebooks(tmp_path / "solutions", tmp_path / "notebooks") == []
+
+
 # ------------------------------------------------------------------------------------------ the notebooks
 def test_student_notebooks_are_generated_from_the_solutions():
     stale = generator.stale_notebooks()
