@@ -310,6 +310,7 @@ def test_optimizer_steps_leave_the_mask_path_unchanged(rng):
 
 
 def test_layer_uses_keras_ops_only():
+    """A quick static guard, also where JAX is not installed; tests/test_jax_backend.py runs the layers on JAX for real."""
     source = inspect.getsource(layers)
     assert "tensorflow" not in source and "tf." not in source
 
