@@ -9,6 +9,12 @@ one line and returns:
   the wrong shape or the :func:`rel_error` of the answer;
 * ``None``  -- "… not attempted yet" (the student's function still returns ``None``).
 
+An exercise that asks for a function course_lib already has (the diffusion step, the hole PSNR,
+the composite, ...) is not passed by calling that library function: while the check calls the
+student's function, the library function's code is swapped for a trap, so a function that is, or
+only wraps, the library's version gets "✗ ... calls course_lib's ...".  No check can be passed by
+typing a printed number either: each calls the student's function on inputs the notebook never shows.
+
 A check never raises, whatever the student's code does, so a notebook with unsolved
 exercises still runs top to bottom (in CI, too).
 
@@ -17,7 +23,8 @@ Conventions as everywhere in course_lib: images float in [0, 1], masks 1 = valid
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import contextlib
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -45,6 +52,59 @@ def _say(ok: bool | None, message: str) -> bool | None:
     return ok
 
 
+#: The start of the message of the exception a library function raises while a check has switched it off.
+_TRAP_MESSAGE = "course_lib.checks switched this library function off while it checks the exercise: "
+
+
+def _trap_code(name: str):
+    """The code of a function that raises ``RuntimeError(_TRAP_MESSAGE + name)`` whatever its arguments."""
+    namespace: dict = {}
+    exec(f"def trap(*args, **kwargs):\n    raise RuntimeError({_TRAP_MESSAGE + name!r})", namespace)  # noqa: S102
+    return namespace["trap"].__code__
+
+
+def _library_functions(names: Sequence[str]) -> list[tuple[Callable, str]]:
+    """``["metrics.psnr", ...]`` -> ``[(course_lib.metrics.psnr, "metrics.psnr"), ...]`` (imported on demand)."""
+    import importlib
+
+    found = []
+    for name in names:
+        module, attribute = name.rsplit(".", 1)
+        found.append((getattr(importlib.import_module(f"course_lib.{module}"), attribute), name))
+    return found
+
+
+@contextlib.contextmanager
+def _switched_off(functions: Sequence[tuple[Callable, str]], called: list[str]) -> Iterator[None]:
+    """Swap the code of each library function for a trap that raises, and back; note in ``called`` the trap that fired.
+
+    Swapping ``__code__`` rather than the module attribute also catches ``from course_lib.metrics import
+    psnr`` and a student function that *is* the library function (or a ``functools.partial`` of it).
+    """
+    saved = []
+    try:
+        for function, name in functions:
+            code = function.__code__
+            try:
+                function.__code__ = _trap_code(name)
+            except ValueError:  # a closure: its code cannot be swapped, so it stays on
+                continue
+            saved.append((function, code))
+        yield
+    except RuntimeError as err:
+        if not str(err).startswith(_TRAP_MESSAGE):
+            raise
+        called.append(str(err)[len(_TRAP_MESSAGE):])
+    finally:
+        for function, code in saved:
+            function.__code__ = code
+
+
+def _delegation_message(names: Sequence[str]) -> str:
+    return (f"✗ your function calls course_lib's {names[0]}, the library's version of what this exercise asks you "
+            "to write: write it yourself, with NumPy")
+
+
 def _run_check(
     student_fn: Callable,
     cases: Sequence[tuple],
@@ -52,22 +112,29 @@ def _run_check(
     *,
     tol: float = 1e-5,
     mistakes: Sequence[tuple[Callable, str]] = (),
+    forbidden: Sequence[str] = (),
 ) -> bool | None:
     """Call ``student_fn(*case)`` and ``reference(*case)`` for every case and compare.
 
     ``mistakes`` holds ``(wrong_reference, hint)`` pairs: when the student's answer matches
-    a known wrong answer, the hint says which mistake it is.
+    a known wrong answer, the hint says which mistake it is.  ``forbidden`` names the library
+    functions (``"metrics.psnr"``) that the exercise asks the student to write: they are switched
+    off while the student's function runs, and calling one is reported as such.
     """
     if not callable(student_fn):
         return _say(False, f"✗ expected a function, got {type(student_fn).__name__}: pass the function itself, "
                            "without calling it (check(my_fn), not check(my_fn()))")
+    library = _library_functions(forbidden)
     for i, case in enumerate(cases):
         args = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case)
+        called: list[str] = []
         try:
-            with np.errstate(divide="ignore", invalid="ignore"):  # a missing guard shows up as inf/nan below
+            with np.errstate(divide="ignore", invalid="ignore"), _switched_off(library, called):
                 answer = student_fn(*args)
         except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
             return _say(False, f"✗ your function raised {type(err).__name__}: {err}")
+        if called:
+            return _say(False, _delegation_message(called))
         if answer is None:
             if i == 0:
                 return _say(None, NOT_ATTEMPTED)
@@ -146,7 +213,7 @@ def check_hole_ratio(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
         (lambda m: _hole_ratio_reference(m).mean(), "you returned one number for the whole batch: return one ratio "
                                                     "per mask, shape (N,) (average over axes 1, 2, 3 only)"),
     ]
-    return _run_check(student_fn, cases, _hole_ratio_reference, mistakes=mistakes)
+    return _run_check(student_fn, cases, _hole_ratio_reference, mistakes=mistakes, forbidden=["masks.hole_ratio"])
 
 
 def _masked_images_reference(images, masks):
@@ -220,7 +287,8 @@ def check_laplacian(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
         (periodic, "np.roll wraps around the image (periodic border): replicate the border instead "
                    "(np.pad(..., mode='edge'))"),
     ]
-    return _run_check(student_fn, cases, _laplacian_reference, mistakes=mistakes, tol=1e-6)
+    return _run_check(student_fn, cases, _laplacian_reference, mistakes=mistakes, tol=1e-6,
+                      forbidden=["classical._laplacian"])
 
 
 def _diffusion_step_reference(u, mask, dt):
@@ -246,7 +314,8 @@ def check_diffusion_step(student_fn: Callable[[np.ndarray, np.ndarray, float], A
         (lambda u, m, dt: np.asarray(u, np.float64) + (1.0 - np.asarray(m, np.float64)) * _laplacian_reference(u),
          "you forgot to multiply the Laplacian by dt"),
     ]
-    return _run_check(student_fn, cases, _diffusion_step_reference, mistakes=mistakes, tol=1e-6)
+    return _run_check(student_fn, cases, _diffusion_step_reference, mistakes=mistakes, tol=1e-6,
+                      forbidden=["classical.diffusion_step", "classical._laplacian"])
 
 
 # --------------------------------------------------------------------------------------
@@ -278,7 +347,7 @@ def check_psnr(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | No
         (lambda a, b: 10.0 * np.log10(1.0 / _mse(a, b).mean()) * np.ones(len(a)),
          "return one PSNR per image: average the squared error over axes 1, 2, 3 only"),
     ]
-    return _run_check(student_fn, cases, _psnr_reference, mistakes=mistakes)
+    return _run_check(student_fn, cases, _psnr_reference, mistakes=mistakes, forbidden=["metrics.psnr", "metrics.mse"])
 
 
 def _mse(a, b):
@@ -325,7 +394,8 @@ def check_hole_psnr(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], A
          "the mean divides by the number of hole PIXELS but sums over 3 channels: divide by the number of hole "
          "values (hole pixels × 3), e.g. by broadcasting the mask to the image's shape first"),
     ]
-    return _run_check(student_fn, cases, _hole_psnr_reference, mistakes=mistakes)
+    return _run_check(student_fn, cases, _hole_psnr_reference, mistakes=mistakes,
+                      forbidden=["metrics.psnr", "metrics.mse", "metrics._mean_per_image"])
 
 
 SSIM_C1 = 0.01 ** 2
@@ -525,43 +595,96 @@ def check_conv_params(student_fn: Callable[..., Any]) -> bool | None:
     return _run_check(student_fn, cases, _conv_params_reference, mistakes=mistakes, tol=1e-9)
 
 
-#: The vanilla U-Net of the source, written out by hand: (kernel size, C_in, C_out) of every conv layer.
-_VANILLA_ENCODER = [(3, 3, 32), (3, 32, 32), (3, 32, 64), (3, 64, 64), (3, 64, 128), (3, 128, 128),
-                    (3, 128, 256), (3, 256, 256), (3, 256, 512), (3, 512, 512)]
-_VANILLA_DECODER_UP = [(2, 512, 256), (2, 256, 128), (2, 128, 64), (2, 64, 32)]
-_VANILLA_DECODER_CONV = [(3, 512, 256), (3, 256, 256), (3, 256, 128), (3, 128, 128), (3, 128, 64), (3, 64, 64),
-                         (3, 64, 32), (3, 32, 32)]
-_VANILLA_OUTPUT = [(3, 32, 3)]
+def _unet_layer_specs(widths: Sequence[int], c_in: int = 3, c_out: int = 3) -> list[tuple[int, int, int, str]]:
+    """(kernel size, C_in, C_out, description) of every layer with weights of a vanilla U-Net, in Keras' order.
+
+    ``widths``: the channels of each level, the last one the bottleneck's ((32, 64, 128, 256, 512) for the
+    source's network).  Written out from the diagram, not from course_lib.models.
+    """
+    specs = []
+    depth = len(widths) - 1
+    for level, width in enumerate(widths):
+        where = "the bottleneck" if level == depth else f"encoder level {level + 1}"
+        specs += [(3, c_in, width, f"the first 3x3 Conv2D of {where}"),
+                  (3, width, width, f"the second 3x3 Conv2D of {where}")]
+        c_in = width
+    for level in reversed(range(depth)):
+        width = widths[level]
+        where = f"decoder level {level + 1}"
+        specs += [(2, widths[level + 1], width, f"the 2x2 Conv2DTranspose of {where}"),
+                  (3, 2 * width, width, f"the first 3x3 Conv2D of {where}, after the concatenation"),
+                  (3, width, width, f"the second 3x3 Conv2D of {where}")]
+    specs.append((3, widths[0], c_out, "the output Conv2D (3 filters, RGB)"))
+    return specs
 
 
-def _total(layers_spec, kernel_override=None):
-    total = 0
-    for k, c_in, c_out in layers_spec:
-        total += _conv_params_reference(k if kernel_override is None else kernel_override, c_in, c_out)
-    return total
+def _layer_hint(answer: float, spec: tuple[int, int, int, str], widths: Sequence[int]) -> str | None:
+    """A hint when one layer's count matches a common mistake."""
+    k, c_in, c_out, what = spec
+    if answer == k * k * c_in * c_out:
+        return "its bias is missing (one per output channel)"
+    if "Conv2DTranspose" in what:
+        if answer == _conv_params_reference(3, c_in, c_out):
+            return "a Conv2DTranspose here has a 2x2 kernel, not 3x3"
+        if answer == _conv_params_reference(k, 2 * c_out, c_out):
+            return (f"its input is the level below, with {c_in} channels: that is twice this level's width only "
+                    f"when the widths double (these widths are {list(widths)})")
+    if "concatenation" in what and answer == _conv_params_reference(k, c_in // 2, c_out):
+        return "after the concatenation this convolution sees the upsampled AND the skip channels: 2 x width"
+    return None
 
 
-def check_vanilla_total(answer) -> bool | None:
-    """Check a hand count of the vanilla U-Net's parameters (7,760,931, as printed by the source)."""
-    expected = (_total(_VANILLA_ENCODER) + _total(_VANILLA_DECODER_UP) + _total(_VANILLA_DECODER_CONV)
-                + _total(_VANILLA_OUTPUT))
-    no_concat = [(k, c_out if i % 2 == 0 else c_in, c_out) for i, (k, c_in, c_out) in enumerate(_VANILLA_DECODER_CONV)]
-    no_bias = sum(k * k * i * o for k, i, o in
-                  _VANILLA_ENCODER + _VANILLA_DECODER_UP + _VANILLA_DECODER_CONV + _VANILLA_OUTPUT)
-    mistakes = [
-        (_total(_VANILLA_ENCODER) + _total(_VANILLA_DECODER_UP, 3) + _total(_VANILLA_DECODER_CONV)
-         + _total(_VANILLA_OUTPUT), "the Conv2DTranspose layers have 2×2 kernels, not 3×3"),
-        (_total(_VANILLA_ENCODER) + _total(_VANILLA_DECODER_UP) + _total(no_concat) + _total(_VANILLA_OUTPUT),
-         "after each concatenation the first decoder conv gets twice the channels (e.g. 256 upsampled + 256 skip "
-         "= 512 at the 4×4 level)"),
-        (_total(_VANILLA_ENCODER) + _total(_VANILLA_DECODER_CONV) + _total(_VANILLA_OUTPUT),
-         "you left out the four Conv2DTranspose (upsampling) layers: they have weights too"),
-        (no_bias, "the biases are missing (one per output channel of every layer)"),
-        (expected - _total(_VANILLA_OUTPUT), "you left out the final 3×3 Conv2D with 3 filters (the RGB output)"),
-    ]
-    if answer is not None and not isinstance(answer, (int, float, np.integer, np.floating)):
-        return _say(False, f"✗ my_total should be a number, got {type(answer).__name__}")
-    return _check_number(answer, expected, mistakes, tol=1e-9, what="my_total")
+def check_unet_layer_params(student_fn: Callable[[Sequence[int]], Any], model=None) -> bool | None:
+    """Check ``student_fn(widths) -> list``: the parameter count of every layer with weights of a vanilla U-Net.
+
+    ``widths`` gives the channels of each level, the bottleneck's last: ``[32, 64, 128, 256, 512]`` is the
+    source's network, and the check also tries other widths and depths (so a list copied from
+    ``model.summary()`` does not pass).  Layers in Keras' order: two 3x3 convolutions per encoder level and
+    in the bottleneck, then per decoder level (deepest first) a 2x2 Conv2DTranspose and two 3x3
+    convolutions, then the 3x3 output convolution (3 filters).  With ``model`` (the Keras model of the
+    first widths) the first answer is compared with ``model``'s own layers as well.
+    """
+    if not callable(student_fn):
+        return _say(False, f"✗ expected a function, got {type(student_fn).__name__}: pass the function itself, "
+                           "without calling it (check(my_fn), not check(my_fn()))")
+    cases = [(32, 64, 128, 256, 512), (8, 16, 32, 64, 128), (4, 8, 12), (5, 7, 11, 13, 17)]
+    first = None
+    for i, widths in enumerate(cases):
+        try:
+            answer = student_fn(list(widths))
+        except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
+            return _say(False, f"✗ your function raised {type(err).__name__}: {err}")
+        if answer is None:
+            return _say(None if i == 0 else False, NOT_ATTEMPTED if i == 0 else
+                        f"✗ your function returned None for widths {list(widths)}: every path must return a list")
+        try:
+            got = [float(value) for value in answer]
+        except (TypeError, ValueError):
+            return _say(False, f"✗ return a list of numbers, one per layer with weights; got {type(answer).__name__}")
+        specs = _unet_layer_specs(widths)
+        expected = [float(_conv_params_reference(k, c_in, c_out)) for k, c_in, c_out, _ in specs]
+        if i == 0 and model is not None:
+            counted = [float(layer.count_params()) for layer in model.layers if layer.count_params()]
+            if counted != expected:
+                return _say(False, "✗ pass the vanilla U-Net of this notebook as model= "
+                                   "(models.build_vanilla_unet())")
+        if i == 0:
+            first = got
+        elif got == first:
+            return _say(False, f"✗ your function returns the same list for widths {list(widths)} as for "
+                               f"{list(cases[0])}: compute each count from widths")
+        if len(got) != len(expected):
+            return _say(False, f"✗ for widths {list(widths)} your list has {len(got)} entries, but the U-Net has "
+                               f"{len(expected)} layers with weights: 2 convolutions per encoder level and in the "
+                               "bottleneck, a Conv2DTranspose and 2 convolutions per decoder level, and the output "
+                               "convolution")
+        for index, (value, wanted, spec) in enumerate(zip(got, expected, specs)):
+            if value != wanted:
+                hint = _layer_hint(value, spec, widths)
+                source = "the model's" if i == 0 and model is not None else "expected"
+                return _say(False, f"✗ widths {list(widths)}, layer {index + 1} ({spec[3]}): you have {value:,.0f}, "
+                                   f"{source} {wanted:,.0f}" + (f": {hint}" if hint else ""))
+    return _say(True, CORRECT)
 
 
 def _fill_holes_white_reference(images, masks):
@@ -582,7 +705,8 @@ def check_fill_holes_white(student_fn: Callable[[np.ndarray, np.ndarray], Any]) 
         (lambda x, m: np.asarray(x, np.float64) * (1.0 - np.asarray(m, np.float64)) + np.asarray(m, np.float64),
          "you whitened the VALID pixels: in course_lib 1 = valid, 0 = hole"),
     ]
-    return _run_check(student_fn, cases, _fill_holes_white_reference, mistakes=mistakes)
+    return _run_check(student_fn, cases, _fill_holes_white_reference, mistakes=mistakes,
+                      forbidden=["models.prepare_inputs"])
 
 
 # --------------------------------------------------------------------------------------
@@ -696,7 +820,7 @@ def check_composite(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], A
         (lambda x, y, m: np.asarray(x, np.float64) * np.asarray(m, np.float64) + np.asarray(y, np.float64),
          "multiply the output by (1 - masks): only its hole pixels are kept"),
     ]
-    return _run_check(student_fn, cases, _composite_reference, mistakes=mistakes)
+    return _run_check(student_fn, cases, _composite_reference, mistakes=mistakes, forbidden=["evaluate.composite"])
 
 
 def check_whole_psnr_from_hole(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:

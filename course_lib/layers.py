@@ -248,9 +248,10 @@ class PConv2D(keras.layers.Layer):
                        strides=self.strides, padding=self.padding)
         # The ratio can reach k*k*C_in and multiplies the activations: in float16 (largest value 65,504)
         # the product could overflow, so under mixed precision it is applied in float32.
-        out = ops.cast(out, "float32") * ratio                 # holes: 0, not inf * 0
+        wide = "float32" if self.compute_dtype in ("float16", "bfloat16") else self.compute_dtype
+        out = ops.cast(out, wide) * ops.cast(ratio, wide)      # holes: 0, not inf * 0
         if self.use_bias:
-            out = out + ops.cast(self.bias, "float32") * new_mask  # bias on valid pixels only
+            out = out + ops.cast(self.bias, wide) * ops.cast(new_mask, wide)  # bias on valid pixels only
         return [ops.cast(out, self.compute_dtype), ops.cast(new_mask, self.compute_dtype)]
 
     def get_config(self):

@@ -37,6 +37,25 @@ def test_passing_the_result_instead_of_the_function(capsys):
     assert "pass the function itself" in capsys.readouterr().out
 
 
+def test_a_check_switches_the_library_function_off_only_while_it_runs(capsys):
+    from course_lib import metrics
+    from course_lib.metrics import psnr as imported_early  # a reference taken before the check is caught too
+
+    code = metrics.psnr.__code__
+    assert checks.check_psnr(lambda a, b: imported_early(a, b)) is False
+    assert "calls course_lib's metrics.psnr" in capsys.readouterr().out
+    assert metrics.psnr.__code__ is code
+    assert metrics.psnr(np.ones((1, 2, 2, 3)), np.full((1, 2, 2, 3), 0.5))[0] == pytest.approx(10 * np.log10(4))
+
+
+def test_an_error_of_the_students_own_is_not_taken_for_delegation(capsys):
+    def raises(a, b):
+        raise RuntimeError("my own bug")
+
+    assert checks.check_psnr(raises) is False
+    assert "RuntimeError: my own bug" in capsys.readouterr().out
+
+
 # --- notebook 00 --------------------------------------------------------------------------
 
 def test_check_hole_ratio(capsys):
@@ -45,6 +64,10 @@ def test_check_hole_ratio(capsys):
     assert "VALID" in capsys.readouterr().out
     assert checks.check_hole_ratio(lambda m: 1.0 - m.mean()) is False
     assert "per mask" in capsys.readouterr().out
+    from course_lib import masks
+
+    assert checks.check_hole_ratio(masks.hole_ratio) is False                      # shown in notebook 00
+    assert "calls course_lib's masks.hole_ratio" in capsys.readouterr().out
 
 
 def test_check_masked_images(capsys):
@@ -90,6 +113,23 @@ def test_check_diffusion_step(capsys):
     assert checks.check_diffusion_step(lambda u, m, dt: u + dt * _laplacian(u)) is False
     assert "known pixels" in capsys.readouterr().out
     assert checks.check_diffusion_step(lambda u, m, dt: u - dt * (1 - m) * _laplacian(u)) is False
+    assert checks.check_diffusion_step(lambda u, m, dt: None) is None
+    assert checks.check_diffusion_step(lambda u, m, dt: 0.5) is False                 # a constant
+
+
+def test_delegating_to_the_library_step_or_laplacian_fails(capsys):
+    from course_lib import classical
+
+    assert checks.check_diffusion_step(lambda u, m, dt: classical.diffusion_step(u[None], m[None], dt)[0]) is False
+    assert "calls course_lib's classical.diffusion_step" in capsys.readouterr().out
+    assert checks.check_diffusion_step(classical.diffusion_step) is False        # the library function itself
+    assert "calls course_lib's classical.diffusion_step" in capsys.readouterr().out
+    assert checks.check_diffusion_step(
+        lambda u, m, dt: u + dt * (1 - m) * classical._laplacian(u[None])[0]) is False
+    assert "classical._laplacian" in capsys.readouterr().out
+    assert checks.check_laplacian(lambda u: classical._laplacian(np.atleast_3d(u)[None])[0].reshape(u.shape)) is False
+    assert "classical._laplacian" in capsys.readouterr().out
+    assert checks.check_laplacian(_laplacian) is True                            # and the library works again
 
 
 # --- notebook 02 --------------------------------------------------------------------------
@@ -121,6 +161,17 @@ def test_check_hole_psnr(capsys):
     with np.errstate(divide="ignore"):  # the valid pixels were copied: their error is 0, their PSNR inf
         assert checks.check_hole_psnr(lambda a, b, m: hole_psnr(a, b, 1 - m)) is False
     assert "VALID" in capsys.readouterr().out
+    assert checks.check_hole_psnr(lambda a, b, m: None) is None
+    assert checks.check_hole_psnr(lambda a, b, m: np.full(len(a), 20.57)) is False   # a printed number
+
+
+def test_check_hole_psnr_detects_the_library(capsys):
+    from course_lib import metrics
+
+    assert checks.check_hole_psnr(lambda a, b, m: metrics.psnr(a, b, hole_mask=1 - m)) is False
+    assert "calls course_lib's metrics.psnr" in capsys.readouterr().out
+    assert checks.check_hole_psnr(lambda a, b, m: 10 * np.log10(1 / metrics.mse(a, b, hole_mask=1 - m))) is False
+    assert "calls course_lib's metrics.mse" in capsys.readouterr().out
 
 
 def test_check_global_ssim(capsys):
@@ -186,15 +237,52 @@ def test_check_conv_params(capsys):
     assert checks.check_conv_params(lambda k, i, o, use_bias=True: None) is None
 
 
-def test_check_vanilla_total(capsys):
-    assert checks.check_vanilla_total(7_760_931) is True            # the source's printed count
-    assert checks.check_vanilla_total(7_760_931.0) is True
-    assert checks.check_vanilla_total(None) is None
-    # the 2x2 transposed convolutions counted as 3x3: 5*(512*256 + 256*128 + 128*64 + 64*32) more weights
-    assert checks.check_vanilla_total(7_760_931 + 5 * (512 * 256 + 256 * 128 + 128 * 64 + 64 * 32)) is False
-    assert "2×2" in capsys.readouterr().out
-    assert checks.check_vanilla_total(7_760_930) is False
-    assert checks.check_vanilla_total("7,760,931") is False
+def _unet_layer_params(widths):
+    """Written from the layers Keras builds: convolutions as (k, C_in, C_out), walked level by level."""
+    layers = []
+    channels = [3] + list(widths)
+    for level in range(len(widths)):
+        layers += [(3, channels[level], channels[level + 1]), (3, channels[level + 1], channels[level + 1])]
+    for level in range(len(widths) - 2, -1, -1):
+        layers += [(2, widths[level + 1], widths[level]), (3, 2 * widths[level], widths[level]),
+                   (3, widths[level], widths[level])]
+    layers.append((3, widths[0], 3))
+    return [k * k * i * o + o for k, i, o in layers]
+
+
+def test_check_unet_layer_params(capsys):
+    assert checks.check_unet_layer_params(_unet_layer_params) is True
+    assert sum(_unet_layer_params([32, 64, 128, 256, 512])) == 7_760_931            # the source's printed total
+    assert checks.check_unet_layer_params(lambda widths: None) is None
+    assert "not attempted" in capsys.readouterr().out
+    # the printed total, or the list printed by model.summary(), typed in: wrong for the other widths
+    assert checks.check_unet_layer_params(lambda widths: 7_760_931) is False
+    assert checks.check_unet_layer_params(lambda widths: [7_760_931]) is False
+    printed = _unet_layer_params([32, 64, 128, 256, 512])
+    assert checks.check_unet_layer_params(lambda widths: printed) is False
+    assert "compute each count from widths" in capsys.readouterr().out
+
+    def transposed_from_twice(widths):
+        counts = _unet_layer_params(widths)
+        for level in range(len(widths) - 1):                 # the transposed conv read 2 * width channels
+            index = 2 * len(widths) + 3 * (len(widths) - 2 - level)
+            counts[index] = 2 * 2 * (2 * widths[level]) * widths[level] + widths[level]
+        return counts
+
+    assert checks.check_unet_layer_params(transposed_from_twice) is False
+    assert "the level below" in capsys.readouterr().out
+    assert checks.check_unet_layer_params(lambda widths: [c - 3 for c in _unet_layer_params(widths)]) is False
+
+
+def test_check_unet_layer_params_compares_with_the_model(capsys):
+    from course_lib import models
+
+    model = models.build_vanilla_unet()
+    assert checks.check_unet_layer_params(_unet_layer_params, model) is True
+    no_bias_last = lambda widths: _unet_layer_params(widths)[:-1] + [_unet_layer_params(widths)[-1] - 3]  # noqa: E731
+    assert checks.check_unet_layer_params(no_bias_last, model) is False
+    out = capsys.readouterr().out
+    assert "the model's" in out and "bias is missing" in out
 
 
 def test_check_fill_holes_white(capsys):
@@ -202,6 +290,10 @@ def test_check_fill_holes_white(capsys):
     assert checks.check_fill_holes_white(lambda x, m: x * m) is False
     assert "white" in capsys.readouterr().out
     assert checks.check_fill_holes_white(lambda x, m: np.where(m == 0, x, 1.0)) is False
+    from course_lib import models
+
+    assert checks.check_fill_holes_white(lambda x, m: models.prepare_inputs("vanilla", x, m)) is False
+    assert "calls course_lib's models.prepare_inputs" in capsys.readouterr().out
 
 
 def test_check_pconv_params(capsys):
@@ -255,6 +347,18 @@ def test_check_composite(capsys):
     assert checks.check_composite(lambda x, y, m: np.where(m == 1, x, y)) is True
     assert checks.check_composite(lambda x, y, m: np.where(m == 1, y, x)) is False
     assert "other way round" in capsys.readouterr().out
+    assert checks.check_composite(lambda x, y, m: None) is None
+    assert checks.check_composite(lambda x, y, m: np.full(x.shape, 0.5)) is False    # a constant
+
+
+def test_check_composite_detects_the_library(capsys):
+    from course_lib import evaluate
+
+    assert checks.check_composite(evaluate.composite) is False
+    assert "calls course_lib's evaluate.composite" in capsys.readouterr().out
+    assert checks.check_composite(lambda x, y, m: evaluate.composite(x, y, m) + 0.0) is False
+    assert "calls course_lib's evaluate.composite" in capsys.readouterr().out
+    assert checks.check_composite(lambda x, y, m: x * m + y * (1 - m)) is True
 
 
 def test_check_whole_psnr_from_hole(capsys):
