@@ -61,12 +61,12 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         "cpu", n_train=10_000, n_val=1_000, n_test=1_000, epochs=8, batch_size=32,
         description="10,000 images, 8 epochs: on a 2-core CPU about 4 min (pconv), 6 min (improved), "
-        "10 min (vanilla)",
+        "16 min (vanilla)",
     ),
     "full": Profile(
         "full", n_train=None, n_val=5_000, n_test=None, epochs=20, batch_size=32,
         description="the source's 20 epochs of batch 32 on the 45,000 training images not held out: for a GPU "
-        "(a 2-core CPU takes 40 min for pconv, about 1 h for improved, 1 h 40 min for vanilla)",
+        "(a 2-core CPU takes 40 min for pconv, about 1 h for improved, about 3 h for vanilla)",
     ),
 }
 
