@@ -24,8 +24,20 @@ def venv_python() -> Path:
     return VENV / scripts / ("python.exe" if os.name == "nt" else "python")
 
 
+#: Where the set-up's own output goes (pip's warnings, build messages): the console shows one line.
+SETUP_LOG = VENV / "setup.log"
+
+
 def _run(cmd: list[str]) -> None:
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
+    """Run ``cmd`` with its output appended to :data:`SETUP_LOG`; on failure show its end and exit."""
+    SETUP_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with open(SETUP_LOG, "a") as log:
+        log.write(f"\n$ {' '.join(str(c) for c in cmd)}\n")
+        log.flush()
+        done = subprocess.run([str(c) for c in cmd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode:
+        tail = SETUP_LOG.read_text().splitlines()[-30:]
+        sys.exit("\n".join(tail) + f"\nSetting up {VENV} failed (the whole output is in {SETUP_LOG}).")
 
 
 def ensure_environment() -> Path:
@@ -34,10 +46,11 @@ def ensure_environment() -> Path:
         sys.exit(f"Python >= 3.10 is needed, this is {sys.version.split()[0]}.")
     python = venv_python()
     if not python.exists():
-        _run([sys.executable, "-m", "venv", VENV])
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, cwd=ROOT)
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text().strip() != wanted:
-        print(f"Installing course_lib and its dependencies into {VENV} (the first time: a few minutes) ...", flush=True)
+        print(f"Installing course_lib and its dependencies into {VENV} (the first time: a few minutes; "
+              f"pip's output goes to {SETUP_LOG}) ...", flush=True)
         _run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
         _run([python, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"])
         STAMP.write_text(wanted + "\n")
