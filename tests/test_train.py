@@ -213,6 +213,7 @@ def test_the_mirrored_strategy_runs_on_two_logical_cpus(tmp_path):
     # Logical devices must be configured before TensorFlow initialises them: a fresh process.
     script = textwrap.dedent(f"""
         import numpy as np, tensorflow as tf
+        tf.config.set_visible_devices([], "GPU")  # on a GPU machine too: this test is about two CPUs
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from course_lib.train import choose_strategy, train
