@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 
 from course_lib import config, masks, names, recipes  # no TensorFlow: --help answers at once
 
@@ -117,6 +119,9 @@ def build_parser():
     train.add_argument("--multi-gpu", action="store_true",
                        help="train on every GPU (MirroredStrategy): --batch-size images on each, "
                        "the learning rate multiplied by the number of GPUs")
+    train.add_argument("--mask-workers", type=non_negative_int, default=None, metavar="N",
+                       help="draw training masks in N worker processes (default: 0 on a CPU, all "
+                       "cores but two, at most 8, with a GPU); the masks are the same either way")
     train.add_argument("--quiet", action="store_true",
                        help="one line per epoch instead of a progress bar")
     train.add_argument("--out", required=True, metavar="DIR",
@@ -156,7 +161,7 @@ def run_train(args):
         loss=args.loss, masks=args.masks, seed=args.seed, mixed_precision=args.mixed_precision,
         learning_rate=args.learning_rate, schedule=args.schedule,
         warmup_epochs=args.warmup_epochs, clipnorm=args.clipnorm, multi_device=args.multi_gpu,
-        verbose=2 if args.quiet else 1,
+        mask_workers=args.mask_workers, verbose=2 if args.quiet else 1,
     )
     val_losses = result.history.get("val_loss", [])
     best = f"best val_loss {min(val_losses):.4f}, " if val_losses else ""
@@ -188,6 +193,7 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous_handler = _catch_sigterm()
     try:
         return args.handler(args)
     except (ValueError, OSError) as error:  # bad settings, missing data, unusable --out
@@ -195,6 +201,32 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume.", file=sys.stderr)
         return 130
+    except Terminated:
+        print("\nterminated (SIGTERM): run the same command again to resume.", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+class Terminated(Exception):
+    """SIGTERM arrived (``kill``, a job scheduler, the end of a session)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+def _catch_sigterm():
+    """Turn SIGTERM into :class:`Terminated`, so that a run's ``finally`` records its session.
+
+    By default SIGTERM ends Python at once, and ``run.json`` would not say which epochs the
+    session trained.  Returns the previous handler (None where signals cannot be caught: not
+    the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,23 @@ order, whether the run was interrupted before it or not.  Validation data
 (:func:`make_validation_dataset`) has **fixed** masks, so validation losses of different epochs
 (and of different runs with the same seed) are comparable.
 
-Why the pipeline does not slow training down: masks are drawn in NumPy, a chunk of
-``MASK_CHUNK`` masks per call (vectorised work instead of one Python call per image), on
-``tf.data``'s own thread, and ``prefetch`` prepares the next batches while the model trains on
-the current one.  ``benchmarks/bench_training.py`` measures pipeline-only throughput against
-the model's step time.
+Why the pipeline does not slow training down: masks are drawn a chunk of ``MASK_CHUNK`` at a
+time, each chunk from its own seed ``(seed, epoch, chunk)``, and ``prefetch`` prepares the next
+batches while the model trains on the current one.  On a CPU one thread draws them (about ten
+thousand masks a second, far more than a CPU trains on).  A fast GPU trains faster than that, so
+with ``mask_workers > 0`` the chunks are drawn ahead by a pool of worker processes (the drawing
+is Python and OpenCV calls that hold the GIL, so threads would not help); since each chunk has
+its own seed, the masks are exactly those of the serial pipeline.
+``benchmarks/bench_input.py`` measures masks/s and batches/s against training steps/s.
 """
 
 from __future__ import annotations
+
+import atexit
+import collections
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import tensorflow as tf
@@ -141,13 +150,74 @@ def to_model_io(model_name, images, masks):
 # --------------------------------------------------------------------------- training ----
 
 
+def default_mask_workers(gpu_count):
+    """How many mask worker processes :func:`course_lib.train.train` uses by default.
+
+    0 on a CPU-only machine (the model, not the masks, is the bottleneck, and workers would
+    take cores from it); with GPUs, all cores but two (one feeds the GPU, one runs ``tf.data``),
+    at most 8 and at least 1.
+    """
+    if not gpu_count:
+        return 0
+    return max(1, min(8, (os.cpu_count() or 1) - 2))
+
+
+_POOLS = {}
+
+
+def _mask_pool(workers):
+    """A process pool of ``workers`` processes, started once and shut down at exit.
+
+    ``spawn``, not ``fork``: forking a process that runs TensorFlow's threads can deadlock; a
+    spawned worker imports only :mod:`course_lib.masks` (NumPy and OpenCV, no TensorFlow).
+    """
+    if workers not in _POOLS:
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_POOLS[workers].shutdown, cancel_futures=True)
+    return _POOLS[workers]
+
+
+def _check_mask_workers(mask_workers):
+    if not _is_int(mask_workers) or mask_workers < 0:
+        raise ValueError(f"mask_workers must be an int >= 0, got {mask_workers!r}; 0 draws masks "
+                         "in tf.data's thread, e.g. 4 in four worker processes.")
+
+
+def _mask_chunks(mask_family, sizes, size, seeds, workers):
+    """Yield ``make_masks(mask_family, n, size, seed)`` for each ``(n, seed)``, in order.
+
+    With ``workers > 0`` up to ``2 * workers`` chunks are drawn ahead in worker processes.
+    """
+    if workers == 0:
+        for n, seed in zip(sizes, seeds):
+            yield masks_lib.make_masks(mask_family, n, size=size, seed=seed)
+        return
+    pool, pending = _mask_pool(workers), collections.deque()
+    jobs = iter(zip(sizes, seeds))
+    try:
+        while True:
+            while len(pending) < 2 * workers:
+                job = next(jobs, None)
+                if job is None:
+                    break
+                pending.append(pool.submit(masks_lib.make_masks, mask_family, job[0], size, job[1]))
+            if not pending:
+                return
+            yield pending.popleft().result()
+    finally:  # a pass stopped early: drop what was drawn ahead for it
+        for future in pending:
+            future.cancel()
+
+
 def epoch_batches(images, *, batch_size, mask_family, seed, epoch, shuffle=True,
-                  drop_remainder=True):
+                  drop_remainder=True, mask_workers=0):
     """Yield one epoch of ``(images, masks)`` NumPy batches (images as stored, masks float32).
 
     The order (a permutation if ``shuffle``) and the masks depend only on ``(seed, epoch)``.
-    Masks are drawn ``MASK_CHUNK`` at a time, chunk ``k`` from ``derived_seed(seed, epoch, k)``.
+    Masks are drawn ``MASK_CHUNK`` at a time, chunk ``k`` from ``derived_seed(seed, epoch, k)``,
+    in ``mask_workers`` worker processes (0: here); the batches are the same either way.
     """
+    _check_mask_workers(mask_workers)
     n, size = len(images), images.shape[1]
     if shuffle:
         order = np.random.default_rng(derived_seed(seed, _SHUFFLE_STREAM, epoch)).permutation(n)
@@ -155,11 +225,13 @@ def epoch_batches(images, *, batch_size, mask_family, seed, epoch, shuffle=True,
         order = np.arange(n)
     n_used = (n // batch_size) * batch_size if drop_remainder else n
     chunk = max(1, -(-MASK_CHUNK // batch_size)) * batch_size  # whole batches per chunk
-    for k, start in enumerate(range(0, n_used, chunk)):
-        indices = order[start:min(start + chunk, n_used)]
-        chunk_masks = masks_lib.make_masks(
-            mask_family, len(indices), size=size, seed=derived_seed(seed, _MASK_STREAM, epoch, k)
-        ).astype(np.float32, copy=False)
+    starts = range(0, n_used, chunk)
+    sizes = [min(start + chunk, n_used) - start for start in starts]
+    seeds = [derived_seed(seed, _MASK_STREAM, epoch, k) for k in range(len(starts))]
+    chunks = _mask_chunks(mask_family, sizes, size, seeds, mask_workers)
+    for start, chunk_masks in zip(starts, chunks):
+        indices = order[start:start + len(chunk_masks)]
+        chunk_masks = chunk_masks.astype(np.float32, copy=False)
         for b in range(0, len(indices), batch_size):
             yield images[indices[b:b + batch_size]], chunk_masks[b:b + batch_size]
 
@@ -174,6 +246,7 @@ def make_dataset(
     shuffle=True,
     drop_remainder=True,
     epoch_counter=None,
+    mask_workers=0,
 ):
     """A training dataset with fresh masks every epoch, batched and prefetched.
 
@@ -190,12 +263,15 @@ def make_dataset(
         epoch_counter: an :class:`EpochCounter`; by default a new one starting at epoch 0.
             Pass your own to start elsewhere or to keep it in step with ``fit`` (its
             ``callback()``), as :func:`course_lib.train.train` does.
+        mask_workers: draw the masks in this many worker processes, ahead of training (0: in
+            ``tf.data``'s thread).  The same batches either way; for a fast GPU.
 
     Returns:
         ``tf.data.Dataset`` of ``(inputs, y_true)`` with ``y_true`` (B, H, W, 4) float32, and
         known length (``len(dataset)`` = batches per epoch).
     """
     _check_settings(model_name, masks, batch_size, seed)
+    _check_mask_workers(mask_workers)
     images = _check_images(images)
     n_batches = len(images) // batch_size if drop_remainder else -(-len(images) // batch_size)
     if n_batches == 0:
@@ -210,6 +286,7 @@ def make_dataset(
         yield from epoch_batches(
             images, batch_size=batch_size, mask_family=masks, seed=seed,
             epoch=counter.start_pass(), shuffle=shuffle, drop_remainder=drop_remainder,
+            mask_workers=mask_workers,
         )
 
     size = images.shape[1]

@@ -310,6 +310,7 @@ def equivalent_command(settings, out_dir):
 def start_record(record, settings, strategy, out_dir):
     """The ``run.json`` content at the start of a session (earlier sessions kept)."""
     profile = config.PROFILES[settings["profile"]]
+    continued = {"continued_from": record["continued_from"]} if record and "continued_from" in record else {}
     return {
         "command": equivalent_command(settings, out_dir),
         "settings": settings,
@@ -320,6 +321,7 @@ def start_record(record, settings, strategy, out_dir):
         "sessions": (record or {}).get("sessions", []),
         "wall_time_s": (record or {}).get("wall_time_s", 0.0),
         "status": "running",
+        **continued,
     }
 
 

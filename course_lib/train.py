@@ -335,6 +335,7 @@ def train(
     verbose=1,
     images=None,
     callbacks=(),
+    mask_workers=None,
 ):
     """Train model ``model_name`` into ``out_dir``, resuming what is already there.
 
@@ -364,6 +365,10 @@ def train(
         images: optional (N, H, H, 3) uint8 or float [0, 1] images to use instead of CIFAR-10
             (split like it: the last ``n_val`` are the validation set).
         callbacks: extra Keras callbacks for ``fit``.
+        mask_workers: worker processes that draw the training masks ahead
+            (:func:`course_lib.pipeline.make_dataset`); None: 0 on a CPU, several with a GPU
+            (:func:`course_lib.pipeline.default_mask_workers`).  It changes speed, never results,
+            so a run may resume with another value.
 
     Returns:
         :class:`TrainResult`.
@@ -402,7 +407,11 @@ def train(
             _print_plan(settings, strategy, out_dir, n_done=len(history.get("epoch", [])))
 
         epoch_counter = pipeline.EpochCounter()
-        train_data, val_data = make_datasets(run_settings, train_images, val_images, epoch_counter)
+        if mask_workers is None:
+            mask_workers = pipeline.default_mask_workers(len(tf.config.list_physical_devices("GPU")))
+        train_data, val_data = make_datasets(
+            run_settings, train_images, val_images, epoch_counter, mask_workers=mask_workers
+        )
         session = runs.SessionRecorder()
         fit_callbacks = [
             *runs.resume_callbacks(paths, epoch_counter, best_so_far=runs.best_val_loss(history)),
@@ -474,11 +483,12 @@ def short_run(model_name, *, profile=None, verbose=2):
     return train(model_name, out_dir=out_dir, profile=profile, verbose=verbose, **sizes)
 
 
-def make_datasets(settings, train_images, val_images, epoch_counter):
+def make_datasets(settings, train_images, val_images, epoch_counter, mask_workers=0):
     """The training dataset (fresh masks each epoch) and the validation one (fixed masks)."""
     common = dict(batch_size=settings["batch_size"], masks=settings["masks"], seed=settings["seed"])
     train_data = pipeline.make_dataset(
-        settings["model"], train_images, epoch_counter=epoch_counter, **common
+        settings["model"], train_images, epoch_counter=epoch_counter, mask_workers=mask_workers,
+        **common
     )
     val_data = pipeline.make_validation_dataset(settings["model"], val_images, **common)
     return train_data, val_data

@@ -141,3 +141,56 @@ def test_dataset_elements_are_float32_tensors(images):
     spec_inputs, spec_y = pipeline.make_dataset("pconv", images, batch_size=BATCH).element_spec
     assert spec_y == tf.TensorSpec((BATCH, SIZE, SIZE, 4), tf.float32)
     assert [s.shape for s in spec_inputs] == [(BATCH, SIZE, SIZE, 3), (BATCH, SIZE, SIZE, 1)]
+
+
+def _reference_epoch(images, *, batch_size, family, seed, epoch, chunk):
+    """The documented recipe, written out: order from (seed, epoch), chunk k's masks from its own seed."""
+    order = np.random.default_rng(pipeline.derived_seed(seed, 0, epoch)).permutation(len(images))
+    n_used = len(images) // batch_size * batch_size
+    picked, drawn = [], []
+    for k, start in enumerate(range(0, n_used, chunk)):
+        indices = order[start:min(start + chunk, n_used)]
+        picked.append(images[indices])
+        drawn.append(masks.make_masks(family, len(indices), size=images.shape[1],
+                                      seed=pipeline.derived_seed(seed, 1, epoch, k)))
+    return np.concatenate(picked), np.concatenate(drawn)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_mask_workers_draw_exactly_the_serial_masks(images, monkeypatch, workers):
+    monkeypatch.setattr(pipeline, "MASK_CHUNK", 16)  # 40 images, batch 8: chunks of 16, 16, 8
+    batches = list(pipeline.epoch_batches(images, batch_size=BATCH, mask_family="irregular", seed=5,
+                                          epoch=3, mask_workers=workers))
+    got_images = np.concatenate([b[0] for b in batches])
+    got_masks = np.concatenate([b[1] for b in batches])
+    want_images, want_masks = _reference_epoch(images, batch_size=BATCH, family="irregular", seed=5,
+                                               epoch=3, chunk=16)
+    np.testing.assert_array_equal(got_images, want_images)
+    np.testing.assert_array_equal(got_masks, want_masks)
+    assert got_masks.dtype == np.float32
+
+
+def test_a_dataset_with_mask_workers_gives_the_same_batches(images):
+    serial = pipeline.make_dataset("pconv", images, batch_size=BATCH, masks="mixed", seed=2)
+    parallel = pipeline.make_dataset("pconv", images, batch_size=BATCH, masks="mixed", seed=2,
+                                     mask_workers=2)
+    for _ in range(2):  # two epochs: fresh masks each, the same in both
+        (x_s, y_s), (x_p, y_p) = _epoch(serial), _epoch(parallel)
+        np.testing.assert_array_equal(y_s, y_p)
+        for a, b in zip(x_s, x_p):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_mask_workers_must_be_a_count(images):
+    with pytest.raises(ValueError, match="mask_workers must be an int >= 0"):
+        pipeline.make_dataset("pconv", images, batch_size=BATCH, mask_workers=-1)
+    with pytest.raises(ValueError, match="mask_workers"):
+        pipeline.make_dataset("pconv", images, batch_size=BATCH, mask_workers=1.5)
+
+
+def test_default_mask_workers_only_with_a_gpu(monkeypatch):
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 16)
+    assert pipeline.default_mask_workers(0) == 0
+    assert pipeline.default_mask_workers(1) == 8
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    assert pipeline.default_mask_workers(1) == 1

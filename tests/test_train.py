@@ -79,6 +79,24 @@ class Interrupt(keras.callbacks.Callback):
             raise RuntimeError("simulated crash")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def deterministic_ops():
+    """Deterministic kernels for this module, so that "resumes exactly" holds on a GPU too.
+
+    On a CPU TensorFlow's kernels already give the same result every run; cuDNN's fastest
+    convolutions on a GPU do not (atomics sum in varying order), and after a few epochs
+    an interrupted and an uninterrupted run would drift apart by more than the tolerance.
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    was_on = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield
+    if not was_on:
+        tf_config.disable_op_determinism()
+
+
 @pytest.fixture(scope="module")
 def images():
     return smooth_images(96)
@@ -205,6 +223,80 @@ def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
     words[words.index("--epochs") + 1] = "5"
     assert main(words) == 0
     assert csv_epochs(out / "log.csv") == [0, 1, 2, 3, 4]
+
+
+def test_a_terminated_command_line_run_records_its_session(tmp_path):
+    data_dir = write_fake_cifar(tmp_path / "data")
+    out = tmp_path / "run"
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "HOME": str(tmp_path)}
+    args = ["train", "--model", "pconv", "--profile", "ci", "--epochs", "50", "--n-train", "64",
+            "--n-val", "32", "--batch-size", "16", "--quiet", "--out", str(out)]
+    process = subprocess.Popen([sys.executable, "-m", "course_lib", *args], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while backed_up_epochs(out) < 1:
+            assert process.poll() is None, "the training process ended before its first epoch"
+            assert time.monotonic() < deadline, "no epoch finished in time"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)  # what `kill`, a scheduler or a closing session sends
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "run the same command again to resume" in stderr and "Traceback" not in stderr
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    trained = record["sessions"][-1]["epochs_trained"]
+    assert trained and trained == list(range(len(trained)))  # the epochs it finished, from 0
+    assert csv_epochs(out / "log.csv")[:len(trained)] == trained
+
+
+def test_shipped_weights_continue_with_the_recorded_command(tmp_path, monkeypatch):
+    """scripts/continue_pretrained.py: a finished, exported run trains on with a larger --epochs."""
+    import importlib.util
+
+    import h5py
+
+    from course_lib import models
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(write_fake_cifar(tmp_path / "data")))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    first = tmp_path / "first"
+    args = ["train", "--model", "pconv", "--profile", "ci", "--epochs", "2", "--n-train", "64",
+            "--n-val", "32", "--batch-size", "16", "--quiet", "--out", str(first)]
+    assert main(args) == 0
+    shipped = tmp_path / "shipped"  # what scripts/export_pretrained.py keeps of a run
+    models.save_pretrained(keras.saving.load_model(first / "best.keras"), "pconv", shipped / "weights.npz")
+    for name in ("log.csv", "run.json"):
+        (shipped / name).write_bytes((first / name).read_bytes())
+
+    spec = importlib.util.spec_from_file_location("continue_pretrained", ROOT / "scripts" / "continue_pretrained.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    second = tmp_path / "second"
+    assert script.main(["--model", "pconv", "--from", str(shipped), "--out", str(second),
+                        "--moment-batches", "2"]) == 0
+    with h5py.File(second / "backup" / "latest.weights.h5") as backup:
+        optimizer = backup["optimizer"]["vars"]
+        assert int(optimizer["0"][()]) == 2 * (64 // 16)  # Adam's step: the schedule goes on from there
+        moments = [np.asarray(optimizer[str(i)]) for i in range(1, len(optimizer))]
+    first_moments, second_moments = moments[0::2], moments[1::2]
+    assert all(not m.any() for m in first_moments)
+    assert sum(float(v.sum()) for v in second_moments) > 0  # estimated, not zero
+
+    record = json.loads((second / "run.json").read_text())
+    assert "continued_from" in record and record["status"] == "continued"
+    words = record["command"].split()[3:]
+    words[words.index("--epochs") + 1] = "3"
+    words[words.index("--out") + 1] = str(second)
+    assert main(words) == 0
+    assert csv_epochs(second / "log.csv") == [0, 1, 2]
+    record = json.loads((second / "run.json").read_text())
+    assert record["sessions"][-1]["epochs_trained"] == [2] and "continued_from" in record
+    assert record["status"] == "finished"
+    assert np.isfinite(read_log(second / "log.csv")["val_loss"]).all()
 
 
 def test_the_mirrored_strategy_runs_on_two_logical_cpus(tmp_path):
