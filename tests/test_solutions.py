@@ -306,13 +306,21 @@ def exercise_section(notebook) -> int:
                 if cell.cell_type == "markdown" and EXERCISES_HEADING.search(cell.source))
 
 
+def exercise_cells(notebook) -> set[int]:
+    """Code cells that hold a solution region or call a check, wherever they sit: an exercise may
+    come before the library's version of the same thing, in the middle of the notebook."""
+    return {i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            and (_regions(cell.source) or CHECK_CALL.search(_python(cell.source)))}
+
+
 def cells_to_run(notebook) -> list[int]:
-    """The set-up cells (the code cells before the first section), the exercise section, and every earlier
-    cell that defines a name those cells read (recursively; the last definition before the reader)."""
+    """The set-up cells (the code cells before the first section), the exercise section, the exercises
+    placed before it, and every earlier cell that defines a name those cells read (recursively; the
+    last definition before the reader)."""
     code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     first_text = next(i for i, cell in enumerate(notebook.cells) if i > 0 and cell.cell_type == "markdown")
     start = exercise_section(notebook)
-    selected = {i for i in code if i < first_text or i >= start}
+    selected = {i for i in code if i < first_text or i >= start} | exercise_cells(notebook)
     names = {i: _Names(notebook.cells[i].source) for i in code}
     todo = sorted(selected)
     while todo:
@@ -338,8 +346,8 @@ def _execute(path: Path, tmp_path: Path):
         env["COURSE_DATA_DIR"] = str(Path(env["COURSE_DATA_DIR"]).expanduser().resolve())
     client = NotebookClient(subset, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    start = exercise_section(notebook)
-    return [(index, cell) for index, cell in zip(selected, subset.cells) if index >= start]
+    start, exercises = exercise_section(notebook), exercise_cells(notebook)
+    return [(index, cell) for index, cell in zip(selected, subset.cells) if index >= start or index in exercises]
 
 
 def _printed(cell) -> str:
