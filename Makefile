@@ -7,3 +7,4 @@ test:
 bench:
 	.venv/bin/python benchmarks/bench_pconv.py
 	.venv/bin/python benchmarks/bench_training.py
+	.venv/bin/python benchmarks/bench_input.py

@@ -251,7 +251,9 @@ class PConv2D(keras.layers.Layer):
         wide = "float32" if self.compute_dtype in ("float16", "bfloat16") else self.compute_dtype
         out = ops.cast(out, wide) * ops.cast(ratio, wide)      # holes: 0, not inf * 0
         if self.use_bias:
-            out = out + ops.cast(self.bias, wide) * ops.cast(new_mask, wide)  # bias on valid pixels only
+            # (out * ratio + b) * m' is out * ratio + b * m' (the ratio is 0 wherever m' is), with
+            # one full-size pass fewer: the bias is added to every pixel, then the holes zeroed.
+            out = (out + ops.cast(self.bias, wide)) * ops.cast(new_mask, wide)
         return [ops.cast(out, self.compute_dtype), ops.cast(new_mask, self.compute_dtype)]
 
     def get_config(self):
