@@ -186,24 +186,33 @@ def test_an_interrupted_run_resumes_where_it_stopped(reference, images, tmp_path
     np.testing.assert_allclose(resumed.history["val_loss"][1:], reference.history["val_loss"][1:], rtol=1e-4)
 
 
-def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
+def cli_run_after_first_epoch(tmp_path, epochs):
+    """Start ``python -m course_lib train`` (fake CIFAR-10, pconv, ci) and return once epoch 0 is
+    backed up: ``(process, args, data_dir, out)``; stderr is piped, stdout dropped."""
     data_dir = write_fake_cifar(tmp_path / "data")
     out = tmp_path / "run"
     env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "HOME": str(tmp_path)}
-    args = ["train", "--model", "pconv", "--profile", "ci", "--epochs", "4", "--n-train", "64",
+    args = ["train", "--model", "pconv", "--profile", "ci", "--epochs", str(epochs), "--n-train", "64",
             "--n-val", "32", "--batch-size", "16", "--quiet", "--out", str(out)]
     process = subprocess.Popen([sys.executable, "-m", "course_lib", *args], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while backed_up_epochs(out) < 1:  # wait until epoch 0 is finished and backed up
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            _, stderr = process.communicate()
+            pytest.fail(f"no epoch finished in time (exit code {process.returncode}): {stderr[-2000:]}")
+        time.sleep(0.05)
+    return process, args, data_dir, out
+
+
+def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
+    process, args, data_dir, out = cli_run_after_first_epoch(tmp_path, epochs=4)
     try:
-        deadline = time.monotonic() + 240
-        while backed_up_epochs(out) < 1:  # wait until epoch 0 is finished and backed up ...
-            assert process.poll() is None, "the training process ended before its first epoch"
-            assert time.monotonic() < deadline, "no epoch finished in time"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)  # ... and kill it during epoch 1
+        process.send_signal(signal.SIGKILL)  # kill it during epoch 1
     finally:
         process.kill()
-        process.wait()
+        process.communicate()
     assert process.returncode == -signal.SIGKILL
     finished = backed_up_epochs(out)
     assert csv_epochs(out / "log.csv") in (list(range(finished)), list(range(finished + 1)))
@@ -226,19 +235,8 @@ def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
 
 
 def test_a_terminated_command_line_run_records_its_session(tmp_path):
-    data_dir = write_fake_cifar(tmp_path / "data")
-    out = tmp_path / "run"
-    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "HOME": str(tmp_path)}
-    args = ["train", "--model", "pconv", "--profile", "ci", "--epochs", "50", "--n-train", "64",
-            "--n-val", "32", "--batch-size", "16", "--quiet", "--out", str(out)]
-    process = subprocess.Popen([sys.executable, "-m", "course_lib", *args], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process, _, _, out = cli_run_after_first_epoch(tmp_path, epochs=50)
     try:
-        deadline = time.monotonic() + 240
-        while backed_up_epochs(out) < 1:
-            assert process.poll() is None, "the training process ended before its first epoch"
-            assert time.monotonic() < deadline, "no epoch finished in time"
-            time.sleep(0.05)
         process.send_signal(signal.SIGTERM)  # what `kill`, a scheduler or a closing session sends
         _, stderr = process.communicate(timeout=120)
     finally:
