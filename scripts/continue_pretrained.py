@@ -78,17 +78,18 @@ def main(argv=None):
     n_done = len(runs.read_log(shipped / "log.csv")["epoch"])
     if args.out.exists() and any(args.out.iterdir()):
         sys.exit(f"error: {args.out} is not empty; pass a new folder.")
-    paths = runs.run_paths(args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shipped / "log.csv", paths["log"])
-
     train_images, _, data_record = train.load_training_data(settings)
     if data_record != settings["data"]:
         sys.exit(f"error: the training data differ from the shipped run's ({data_record} here, "
                  f"{settings['data']} there); continue on the same CIFAR-10 copy.")
-    model = train.build_and_compile(settings, input_shape=train_images.shape[1:])
+    paths = runs.run_paths(args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shipped / "log.csv", paths["log"])
+
+    with train.dtype_policy(settings["mixed_precision"]):
+        model = train.build_and_compile(settings, input_shape=train_images.shape[1:])
     model.set_weights(models.load_pretrained(args.model, path=shipped / "weights.npz").get_weights())
-    model.save(paths["best"])  # the best model so far: the shipped one (its epoch has the lowest val_loss)
+    model.save(paths["best"])  # the shipped weights are their run's best.keras
 
     counter = pipeline.EpochCounter(first_epoch=n_done)
     train_data, _ = train.make_datasets(settings, train_images, train_images[:32], counter)
@@ -97,6 +98,7 @@ def main(argv=None):
     optimizer.build(model.trainable_variables)
     steps_done = n_done * (settings["data"]["n_train"] // settings["batch_size"])
     optimizer.iterations.assign(steps_done)
+    # Keras 3's Adam keeps one velocity (second moment) per variable; no public setter exists.
     for variable, moment in zip(model.trainable_variables, second_moments):
         index = optimizer._get_variable_index(variable)
         optimizer._velocities[index].assign(moment.astype(np.float32))
@@ -116,6 +118,7 @@ def main(argv=None):
     print(f"{args.out}: ready to continue after epoch {n_done}; run the recorded command with a "
           f"larger --epochs, for example:\n  {more}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())
