@@ -33,6 +33,7 @@ _spec.loader.exec_module(generator)
 SOLUTIONS = generator.solution_notebooks()
 NAMES = [path.name for path in SOLUTIONS]
 CHECK_CALL = re.compile(r"\bchecks\.check_\w+\(")
+START_CODE = "### START CODE HERE ###"
 EXERCISES_HEADING = re.compile(r"^#{2,3} (\d+\. )?Exercises\b", re.MULTILINE)
 
 
@@ -307,10 +308,13 @@ def exercise_section(notebook) -> int:
 
 
 def exercise_cells(notebook) -> set[int]:
-    """Code cells that hold a solution region or call a check, wherever they sit: an exercise may
-    come before the library's version of the same thing, in the middle of the notebook."""
-    return {i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-            and (_regions(cell.source) or CHECK_CALL.search(_python(cell.source)))}
+    """The exercises wherever they sit (an exercise may come before the library's version of the same
+    thing, mid-notebook): code cells with a solution region or a START CODE HERE marker, and the code
+    cell after each if it calls a check.  A check of the notebook's own code elsewhere is not one."""
+    code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    found = {i for i in code if _regions(notebook.cells[i].source) or START_CODE in notebook.cells[i].source}
+    following = {code[code.index(i) + 1] for i in found if i != code[-1]}
+    return found | {i for i in following if CHECK_CALL.search(_python(notebook.cells[i].source))}
 
 
 def cells_to_run(notebook) -> list[int]:
