@@ -15,8 +15,8 @@ order, whether the run was interrupted before it or not.  Validation data
 
 Why the pipeline does not slow training down: masks are drawn a chunk of ``MASK_CHUNK`` at a
 time, each chunk from its own seed ``(seed, epoch, chunk)``, and ``prefetch`` prepares the next
-batches while the model trains on the current one.  On a CPU one thread draws them (about ten
-thousand masks a second, far more than a CPU trains on).  A fast GPU trains faster than that, so
+batches while the model trains on the current one.  On a CPU one thread draws them (tens of
+thousands of masks a second, far more than a CPU trains on).  A fast GPU trains faster than that, so
 with ``mask_workers > 0`` the chunks are drawn ahead by a pool of worker processes (the drawing
 is Python and OpenCV calls that hold the GIL, so threads would not help); since each chunk has
 its own seed, the masks are exactly those of the serial pipeline.
