@@ -8,15 +8,21 @@ mask channels, filters and strides, batch 32), times one forward + backward step
 * ``course_lib.layers.PConv2D`` -- the course's layer,
 * ``course_lib.layers.SourcePConv2D`` -- the source's layer (C_in x C_out all-ones mask
   convolution),
+* a *floor*: a ``Conv2D`` without bias whose output is multiplied by the layer's ratio
+  sum(1)/sum(M), computed beforehand (:class:`ConvTimesRatio`). Every partial convolution
+  scales its output by that ratio, and without a fused kernel that is one more pass over the
+  output forward and one backward: no exact partial convolution built from separate ops
+  can be cheaper than this row,
 
 all three in one process, interleaved (each repeat times every layer kind once, in a
-rotating order), each step a ``tf.function`` (no XLA), and prints the medians and the
-ratios to Conv2D, with their geometric means. Target: PConv2D / Conv2D <= 1.12.
+rotating order), each step a ``tf.function`` (no XLA unless ``--jit-compile``), and prints the medians and the
+ratios to Conv2D, with their geometric means. Target: PConv2D / Conv2D <= 1.12; the floor's
+ratio shows how much of the gap any unfused implementation must keep.
 Column ``0?``: the layer's ``input_holes_are_zero`` (as built in the U-Net: every layer after
 ``conv1``), with an input that is 0 in the holes.
 
 Run: ``python benchmarks/bench_pconv.py [--repeats 15] [--batch 32] [--min-ms 20]
-[--clock wall|cpu] [--layers conv1 conv2 ...]`` (about a minute on an idle 2-core CPU).
+[--clock wall|cpu] [--jit-compile] [--layers conv1 conv2 ...]`` (about a minute on an idle 2-core CPU).
 TensorFlow backend only. Not a test: timings depend on the machine and on what else runs
 on it (on a shared machine, ``--clock cpu`` is steadier).
 """
@@ -62,15 +68,37 @@ def random_mask(rng, batch, height, width, channels):
     return np.repeat(mask, channels, axis=-1).astype("float32")
 
 
-def make_step(layer, inputs, upstream):
-    """A function running forward + the gradient w.r.t. ``layer.kernel`` as one tf.function.
+class ConvTimesRatio(keras.layers.Layer):
+    """The floor: ``Conv2D(use_bias=False)(x) * ratio`` with ``ratio`` (N, H', W', 1) float32 fixed.
+
+    The least any exact partial convolution made of separate ops adds to a plain
+    convolution: the multiplication by sum(1)/sum(M) (one pass over the output forward, one
+    over its gradient backward), with the mask path, the bias and the zeroed holes free.
+    """
+
+    def __init__(self, ratio, **conv_kwargs):
+        super().__init__()
+        self.conv = keras.layers.Conv2D(use_bias=False, **conv_kwargs)
+        self.ratio = ratio
+
+    @property
+    def kernel(self):
+        return self.conv.kernel
+
+    def call(self, x):
+        return self.conv(x) * self.ratio
+
+
+def make_step(layer, inputs, upstream, jit_compile=False):
+    """A function running forward + the gradient w.r.t. ``layer.kernel`` as one tf.function
+    (compiled by XLA if ``jit_compile``).
 
     The outputs are returned too: otherwise TensorFlow would prune the forward convolution
     (the kernel gradient of a convolution does not need its output). The tensors are
     passed as arguments, so that nothing is constant-folded.
     """
 
-    @tf.function(jit_compile=False)
+    @tf.function(jit_compile=jit_compile)
     def step(inputs, upstream):
         with tf.GradientTape() as tape:
             outputs = layer(inputs)
@@ -105,8 +133,8 @@ def time_steps(steps, repeats, min_ms, clock=time.perf_counter):
     return {key: statistics.median(v) for key, v in samples.items()}
 
 
-def bench_layer(spec, batch, repeats, min_ms, rng, clock=time.perf_counter):
-    """Median ms of Conv2D, PConv2D, SourcePConv2D at one layer's shapes."""
+def bench_layer(spec, batch, repeats, min_ms, rng, clock=time.perf_counter, jit_compile=False):
+    """Median ms of Conv2D, PConv2D, SourcePConv2D and the floor at one layer's shapes."""
     _, (height, width, channels), mask_channels, filters, strides, holes_are_zero = spec
     mask = random_mask(rng, batch, height, width, mask_channels)
     x = rng.random((batch, height, width, channels), dtype="float32")
@@ -115,17 +143,21 @@ def bench_layer(spec, batch, repeats, min_ms, rng, clock=time.perf_counter):
     x, mask = tf.constant(x), tf.constant(mask)
     source_mask = tf.constant(random_mask(rng, batch, height, width, channels))
     kwargs = dict(filters=filters, kernel_size=3, strides=strides, padding="same")
+    pconv = PConv2D(**kwargs, input_holes_are_zero=holes_are_zero)
+    pconv([x, mask])  # builds it, so that its window size and mask count are known
+    ratio = tf.math.divide_no_nan(float(pconv.window_size), pconv.valid_count(mask))
     layers = {
         "conv": (keras.layers.Conv2D(**kwargs), x),
-        "pconv": (PConv2D(**kwargs, input_holes_are_zero=holes_are_zero), [x, mask]),
+        "pconv": (pconv, [x, mask]),
         "source": (SourcePConv2D(**kwargs), [x, source_mask]),
+        "floor": (ConvTimesRatio(ratio, **kwargs), x),
     }
     steps = {}
     for key, (layer, inputs) in layers.items():
         outputs = layer(inputs)  # builds the layer
         features = outputs[0] if isinstance(outputs, list) else outputs
         upstream = tf.constant(rng.standard_normal(features.shape, dtype="float32"))
-        steps[key] = make_step(layer, inputs, upstream)
+        steps[key] = make_step(layer, inputs, upstream, jit_compile)
     return time_steps(steps, repeats, min_ms, clock)
 
 
@@ -142,6 +174,9 @@ def main(argv=None):
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall: elapsed time; cpu: CPU time of this process (all threads), "
                              "steadier on a shared machine")
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile each step with XLA (fuses the element-wise passes; on this "
+                             "CPU its convolutions are slower than oneDNN's)")
     args = parser.parse_args(argv)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
@@ -150,23 +185,27 @@ def main(argv=None):
     specs = [s for s in pconv_layer_specs() if not args.layers or s[0] in args.layers]
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, batch {args.batch}, "
           f"median of {args.repeats}, {args.clock} clock, forward + d/d kernel, "
-          f"tf.function without XLA, {os.cpu_count()} CPUs\n")
+          f"tf.function {'with' if args.jit_compile else 'without'} XLA, {os.cpu_count()} CPUs\n")
     header = (f"{'layer':<15}{'input':>14}{'mask':>5}{'out':>5}{'s':>3}{'0?':>3}"
-              f"{'conv ms':>10}{'pconv ms':>10}{'ratio':>7}{'source ms':>11}{'ratio':>7}")
+              f"{'conv ms':>10}{'pconv ms':>10}{'ratio':>7}{'source ms':>11}{'ratio':>7}"
+              f"{'floor ms':>10}{'ratio':>7}")
     print(header)
     print("-" * len(header))
-    ratios, source_ratios = [], []
+    ratios, source_ratios, floor_ratios = [], [], []
     for spec in specs:
         name, shape, mask_channels, filters, strides, holes_are_zero = spec
-        ms = bench_layer(spec, args.batch, args.repeats, args.min_ms, rng, clock)
+        ms = bench_layer(spec, args.batch, args.repeats, args.min_ms, rng, clock, args.jit_compile)
         ratios.append(ms["pconv"] / ms["conv"])
         source_ratios.append(ms["source"] / ms["conv"])
+        floor_ratios.append(ms["floor"] / ms["conv"])
         print(f"{name:<15}{'x'.join(map(str, shape)):>14}{mask_channels:>5}{filters:>5}"
               f"{strides[0]:>3}{'y' if holes_are_zero else 'n':>3}{ms['conv']:>10.2f}{ms['pconv']:>10.2f}{ratios[-1]:>7.2f}"
-              f"{ms['source']:>11.2f}{source_ratios[-1]:>7.2f}", flush=True)
+              f"{ms['source']:>11.2f}{source_ratios[-1]:>7.2f}{ms['floor']:>10.2f}{floor_ratios[-1]:>7.2f}",
+              flush=True)
     print("-" * len(header))
     print(f"geometric mean  PConv2D / Conv2D = {geometric_mean(ratios):.3f}   "
-          f"SourcePConv2D / Conv2D = {geometric_mean(source_ratios):.3f}")
+          f"SourcePConv2D / Conv2D = {geometric_mean(source_ratios):.3f}   "
+          f"floor / Conv2D = {geometric_mean(floor_ratios):.3f}")
 
 
 if __name__ == "__main__":
