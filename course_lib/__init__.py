@@ -21,7 +21,9 @@ TensorFlow.  Import the one you need, for example
 
 import os as _os
 
-# Silence TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) unless the user chose a level.
+# Silence TensorFlow's C++ INFO and WARNING logs unless the user chose a level.  The lines it writes while it
+# is imported, before its logging is set up (oneDNN, CUDA probing), ignore this setting: the command line
+# hides them itself (course_lib.__main__).
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"

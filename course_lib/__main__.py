@@ -13,9 +13,13 @@ finished; a larger ``--epochs`` continues it).  ``--help`` on each command lists
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
+import re
 import signal
 import sys
+import tempfile
 import threading
 
 from course_lib import config, masks, names, recipes  # no TensorFlow: --help answers at once
@@ -152,8 +156,40 @@ def build_parser():
     return parser
 
 
+#: An INFO line of TensorFlow's C++ start-up ("I0000 00:00:17... port.cc:153] oneDNN custom operations are
+#: on ...", "... Could not find cuda drivers ...") or absl's note that precedes them.
+_START_UP_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\).*|I\d{4} \d\d:\d\d:[\d.]+ .*)$")
+
+
+@contextlib.contextmanager
+def _start_up_log_hidden():
+    """Import TensorFlow inside this block to keep its start-up INFO lines off the console.
+
+    TensorFlow writes them to file descriptor 2 before its logging is set up, so
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach them (TensorFlow 2.21).  Everything written to
+    stderr in the block goes to a temporary file; afterwards every line that is not such a log
+    line (a warning, an error, a traceback) is written back.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines()
+                    if not _START_UP_LOG_LINE.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
 def run_train(args):
-    from course_lib.train import train
+    with _start_up_log_hidden():
+        from course_lib.train import train
 
     result = train(
         args.model, out_dir=args.out, profile=args.profile, epochs=args.epochs,
@@ -171,7 +207,8 @@ def run_train(args):
 
 
 def run_evaluate(args):
-    from course_lib.evaluate import evaluate
+    with _start_up_log_hidden():
+        from course_lib.evaluate import evaluate
 
     checkpoints = dict(args.checkpoint) if args.checkpoint else {}
     if args.pretrained:
@@ -187,17 +224,20 @@ def run_evaluate(args):
 def main(argv=None):
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; returns the exit code.
 
-    Bad options exit with code 2 and a message (argparse); errors in the settings (ValueError)
-    and file errors (CIFAR-10 not found, an --out that is a file, ...) also exit with code 2
-    and their message.
+    Bad options exit with code 2, the usage and a message (argparse). Errors found while running
+    (settings that do not fit together, CIFAR-10 missing or damaged, an --out that is a file,
+    ...: ValueError and OSError) print one line, ``python -m course_lib COMMAND: error: ...``,
+    and exit with code 1.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     previous_handler = _catch_sigterm()
     try:
         return args.handler(args)
-    except (ValueError, OSError) as error:  # bad settings, missing data, unusable --out
-        args.command_parser.error(str(error))  # prints usage and the message, exits with code 2
+    except (ValueError, OSError) as error:  # bad settings, missing or damaged data, unusable --out
+        message = " ".join(str(error).split())
+        print(f"{args.command_parser.prog}: error: {message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume.", file=sys.stderr)
         return 130

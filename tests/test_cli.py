@@ -1,6 +1,7 @@
 """``python -m course_lib``: help, argument errors, a tiny training run, the evaluate hand-off."""
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -73,12 +74,27 @@ def fake_cifar(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # course_lib.data caches decoded arrays in ~/.cache
 
 
-def test_errors_from_training_become_messages(capsys, tmp_path, fake_cifar):
-    code, output = _exit_code_and_output(capsys, [
-        "train", "--model", "pconv", "--n-train", "1000", "--n-val", "50", "--out", str(tmp_path / "run"),
-    ])
-    assert code == 2
-    assert "n_train=1000" in output
+def test_start_up_log_lines_are_hidden_and_everything_else_kept(capfd):
+    from course_lib.__main__ import _start_up_log_hidden
+
+    written = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+               "I0000 00:00:1796234853.590981    3559 port.cc:153] oneDNN custom operations are on.\n"
+               "E0000 00:00:1796234853.591291    3559 cuda.cc:31] a real error\n"
+               "UserWarning: something a user should read\n")
+    with _start_up_log_hidden():
+        os.write(2, written.encode())  # as TensorFlow's C++ code writes: to the descriptor, not sys.stderr
+    assert capfd.readouterr().err.splitlines() == [
+        "E0000 00:00:1796234853.591291    3559 cuda.cc:31] a real error",
+        "UserWarning: something a user should read",
+    ]
+
+
+def test_errors_from_training_become_one_line(capsys, tmp_path, fake_cifar):
+    code = main(["train", "--model", "pconv", "--n-train", "1000", "--n-val", "50", "--out", str(tmp_path / "run")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.count("\n") == 1 and captured.err.startswith("python -m course_lib train: error: ")
+    assert "n_train=1000" in captured.err
 
 
 def test_a_tiny_training_run_through_the_command_line(tmp_path, fake_cifar, capsys):
