@@ -254,7 +254,7 @@ def constant_channels(model, inputs, *, layer=None, relu=False, tolerance=1e-6):
     Returns:
         A sorted list of channel indices (empty when every channel varies).
     """
-    probe = model if layer is None else keras.Model(model.inputs, model.get_layer(layer).output)
+    probe = model if layer is None else keras.Model(model.input, model.get_layer(layer).output)
     values = probe(inputs)
     if isinstance(values, (list, tuple)):
         values = values[0]  # PConv2D returns [features, mask]
