@@ -109,7 +109,8 @@ def make_step(layer, inputs, upstream, jit_compile=False):
 
 
 def time_steps(steps, repeats, min_ms, clock=time.perf_counter):
-    """Median milliseconds per call of each step, interleaved over ``repeats`` rounds.
+    """Milliseconds per call of each step in each of ``repeats`` interleaved rounds:
+    ``{key: [ms in round 0, ms in round 1, ...]}``.
 
     ``clock``: ``time.perf_counter`` (wall clock) or ``time.process_time`` (CPU time of
     all this process's threads: steadier when other programs share the CPU).
@@ -130,11 +131,12 @@ def time_steps(steps, repeats, min_ms, clock=time.perf_counter):
             for _ in range(inner[key]):
                 steps[key]()
             samples[key].append((clock() - t0) * 1000 / inner[key])
-    return {key: statistics.median(v) for key, v in samples.items()}
+    return samples
 
 
 def bench_layer(spec, batch, repeats, min_ms, rng, clock=time.perf_counter, jit_compile=False):
-    """Median ms of Conv2D, PConv2D, SourcePConv2D and the floor at one layer's shapes."""
+    """ms per round (:func:`time_steps`) of Conv2D, PConv2D, SourcePConv2D and the floor at one
+    layer's shapes."""
     _, (height, width, channels), mask_channels, filters, strides, holes_are_zero = spec
     mask = random_mask(rng, batch, height, width, mask_channels)
     x = rng.random((batch, height, width, channels), dtype="float32")
@@ -165,6 +167,16 @@ def geometric_mean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def spread_over_rounds(samples_per_layer, key):
+    """The geometric mean over the layers of ``key`` / conv, computed round by round (each
+    round times every kind of layer close together in time): (median, lower quartile, upper
+    quartile) of those per-round means, which says how far run-to-run noise moves the figure."""
+    rounds = len(samples_per_layer[0]["conv"])
+    means = sorted(geometric_mean([s[key][r] / s["conv"][r] for s in samples_per_layer]) for r in range(rounds))
+    lower, _, upper = statistics.quantiles(means, n=4) if rounds > 1 else (means[0],) * 3
+    return statistics.median(means), lower, upper
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=32)
@@ -191,10 +203,12 @@ def main(argv=None):
               f"{'floor ms':>10}{'ratio':>7}")
     print(header)
     print("-" * len(header))
-    ratios, source_ratios, floor_ratios = [], [], []
+    ratios, source_ratios, floor_ratios, samples_per_layer = [], [], [], []
     for spec in specs:
         name, shape, mask_channels, filters, strides, holes_are_zero = spec
-        ms = bench_layer(spec, args.batch, args.repeats, args.min_ms, rng, clock, args.jit_compile)
+        samples = bench_layer(spec, args.batch, args.repeats, args.min_ms, rng, clock, args.jit_compile)
+        samples_per_layer.append(samples)
+        ms = {key: statistics.median(values) for key, values in samples.items()}
         ratios.append(ms["pconv"] / ms["conv"])
         source_ratios.append(ms["source"] / ms["conv"])
         floor_ratios.append(ms["floor"] / ms["conv"])
@@ -206,6 +220,9 @@ def main(argv=None):
     print(f"geometric mean  PConv2D / Conv2D = {geometric_mean(ratios):.3f}   "
           f"SourcePConv2D / Conv2D = {geometric_mean(source_ratios):.3f}   "
           f"floor / Conv2D = {geometric_mean(floor_ratios):.3f}")
+    print("the same, round by round (median [middle half] of the rounds' geometric means):  " + "   ".join(
+        "{} {:.3f} [{:.3f}-{:.3f}]".format(label, *spread_over_rounds(samples_per_layer, key))
+        for label, key in (("PConv2D", "pconv"), ("SourcePConv2D", "source"), ("floor", "floor"))))
 
 
 if __name__ == "__main__":
