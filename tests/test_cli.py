@@ -74,19 +74,24 @@ def fake_cifar(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # course_lib.data caches decoded arrays in ~/.cache
 
 
-def test_start_up_log_lines_are_hidden_and_everything_else_kept(capfd):
+START_UP = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1796234853.590981    3559 port.cc:153] oneDNN custom operations are on.\n")
+NO_DRIVER = "I0000 00:00:1796234853.591291    3559 cudart_stub.cc:31] Could not find cuda drivers on your machine\n"
+CUINIT = "E0000 00:00:1796234913.629581    3765 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+OTHER = "E0000 00:00:1796234853.591291    3559 cuda.cc:31] a real error\nUserWarning: something a user should read\n"
+
+
+@pytest.mark.parametrize("written, shown", [
+    (START_UP + OTHER, OTHER),
+    (START_UP + NO_DRIVER + CUINIT + OTHER, OTHER),  # no driver: the failed CUDA start is expected
+    (START_UP + CUINIT + OTHER, CUINIT + OTHER),  # a driver that fails to start: worth seeing
+])
+def test_start_up_log_lines_are_hidden_and_everything_else_kept(capfd, written, shown):
     from course_lib.__main__ import _start_up_log_hidden
 
-    written = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
-               "I0000 00:00:1796234853.590981    3559 port.cc:153] oneDNN custom operations are on.\n"
-               "E0000 00:00:1796234853.591291    3559 cuda.cc:31] a real error\n"
-               "UserWarning: something a user should read\n")
     with _start_up_log_hidden():
         os.write(2, written.encode())  # as TensorFlow's C++ code writes: to the descriptor, not sys.stderr
-    assert capfd.readouterr().err.splitlines() == [
-        "E0000 00:00:1796234853.591291    3559 cuda.cc:31] a real error",
-        "UserWarning: something a user should read",
-    ]
+    assert capfd.readouterr().err == shown
 
 
 def test_errors_from_training_become_one_line(capsys, tmp_path, fake_cifar):
