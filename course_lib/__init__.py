@@ -13,17 +13,17 @@ Conventions used everywhere (see README.md):
 Modules, in the order an image travels through them: ``config``, ``names``, ``data``,
 ``masks``, ``metrics``, ``classical``, ``layers``, ``hybrid_layers``, ``models``, ``losses``,
 ``recipes``, ``pipeline``, ``train``, ``evaluate``, ``reporting``, ``loss_study``, ``viz``,
-``checks``.  ``config``, ``names``, ``data``, ``masks``, ``metrics``, ``classical``,
-``recipes``, ``reporting`` and ``viz`` (and ``python -m course_lib --help``) do not import
-TensorFlow.  Import the one you need, for example
-``from course_lib import masks``.
+``checks``, and ``console`` (TensorFlow's start-up lines off the console).  ``config``,
+``names``, ``data``, ``masks``, ``metrics``, ``classical``, ``recipes``, ``reporting``, ``viz``
+and ``console`` (and ``python -m course_lib --help``) do not import TensorFlow.  Import the one
+you need, for example ``from course_lib import masks``.
 """
 
 import os as _os
 
 # Silence TensorFlow's C++ INFO and WARNING logs unless the user chose a level.  The lines it writes while it
 # is imported, before its logging is set up (oneDNN, CUDA probing), ignore this setting: the command line
-# hides them itself (course_lib.__main__).
+# hides them itself (course_lib.console).
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"

@@ -13,16 +13,12 @@ finished; a larger ``--epochs`` continues it).  ``--help`` on each command lists
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import os
-import re
 import signal
 import sys
-import tempfile
 import threading
 
-from course_lib import config, masks, names, recipes  # no TensorFlow: --help answers at once
+from course_lib import config, console, masks, names, recipes  # no TensorFlow: --help answers at once
 
 
 def _int_at_least(minimum, what):
@@ -156,46 +152,8 @@ def build_parser():
     return parser
 
 
-#: An INFO line of TensorFlow's C++ start-up ("I0000 00:00:17... port.cc:153] oneDNN custom operations are
-#: on ...", "... Could not find cuda drivers ...") or absl's note that precedes them.
-_START_UP_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\).*|I\d{4} \d\d:\d\d:[\d.]+ .*)$")
-#: On a machine without NVIDIA's driver, TensorFlow first says so (INFO) and then reports the failed CUDA
-#: start as an ERROR line: expected there, and hidden only there.
-_NO_DRIVER = "Could not find cuda drivers on your machine"
-_CUDA_INIT_FAILED = re.compile(r"^E\d{4} \d\d:\d\d:[\d.]+ .*failed call to cuInit")
-
-
-@contextlib.contextmanager
-def _start_up_log_hidden():
-    """Import TensorFlow and look for GPUs inside this block to keep its start-up lines off the console.
-
-    TensorFlow writes them to file descriptor 2 before its logging is set up, so
-    ``TF_CPP_MIN_LOG_LEVEL`` does not reach them (TensorFlow 2.21).  Everything written to
-    stderr in the block goes to a temporary file; afterwards every line is written back except
-    the INFO lines and, on a machine without NVIDIA's driver, the failed CUDA start.  Warnings,
-    other errors and tracebacks stay.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().decode(errors="replace").splitlines()
-            no_driver = any(_NO_DRIVER in line for line in lines)
-            kept = [line for line in lines if not _START_UP_LOG_LINE.match(line)
-                    and not (no_driver and _CUDA_INIT_FAILED.match(line))]
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
-
-
 def run_train(args):
-    with _start_up_log_hidden():
+    with console.tensorflow_start_up_hidden():
         import tensorflow as tf
 
         from course_lib.train import train
@@ -218,7 +176,7 @@ def run_train(args):
 
 
 def run_evaluate(args):
-    with _start_up_log_hidden():
+    with console.tensorflow_start_up_hidden():
         import tensorflow as tf
 
         from course_lib.evaluate import evaluate

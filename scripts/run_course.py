@@ -16,7 +16,6 @@ notebooks go to ``<output>/executed/``; the models and results that the notebook
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import threading
@@ -33,20 +32,6 @@ def format_seconds(seconds: float) -> str:
     """``"42 s"`` or ``"3 min 05 s"``."""
     minutes, seconds = divmod(round(seconds), 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
-
-
-@contextlib.contextmanager
-def stderr_to(log_file):
-    """Send this process's file descriptor 2 (where TensorFlow's C++ start-up lines go) to ``log_file``."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    os.dup2(log_file.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class CellProgress:
@@ -120,6 +105,7 @@ def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     absolute_data_dir(os.environ)
     from course_lib import config
+    from course_lib.console import stderr_to
 
     output = config.output_dir()
     out_dir = config.output_dir("executed")

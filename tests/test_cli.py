@@ -87,9 +87,9 @@ OTHER = "E0000 00:00:1796234853.591291    3559 cuda.cc:31] a real error\nUserWar
     (START_UP + CUINIT + OTHER, CUINIT + OTHER),  # a driver that fails to start: worth seeing
 ])
 def test_start_up_log_lines_are_hidden_and_everything_else_kept(capfd, written, shown):
-    from course_lib.__main__ import _start_up_log_hidden
+    from course_lib.console import tensorflow_start_up_hidden
 
-    with _start_up_log_hidden():
+    with tensorflow_start_up_hidden():
         os.write(2, written.encode())  # as TensorFlow's C++ code writes: to the descriptor, not sys.stderr
     assert capfd.readouterr().err == shown
 
