@@ -12,17 +12,19 @@ mask channels, filters and strides, batch 32), times one forward + backward step
   sum(1)/sum(M), computed beforehand (:class:`ConvTimesRatio`). Every partial convolution
   scales its output by that ratio, and without a fused kernel that is one more pass over the
   output forward and one backward: no exact partial convolution built from separate ops
-  can be cheaper than this row,
+  does less work than this row,
 
-all three in one process, interleaved (each repeat times every layer kind once, in a
-rotating order), each step a ``tf.function`` (no XLA unless ``--jit-compile``), and prints the medians and the
-ratios to Conv2D, with their geometric means. Target: PConv2D / Conv2D <= 1.12; the floor's
-ratio shows how much of the gap any unfused implementation must keep.
+all four in one process, interleaved (each repeat times every layer kind once, in a rotating
+order), each step a ``tf.function`` (no XLA unless ``--jit-compile``), and prints the medians
+and the ratios to Conv2D, with their geometric means, and those geometric means computed round
+by round (their median and middle half: the run-to-run noise). Target: PConv2D / Conv2D <= 1.12;
+the floor's ratio shows how much of the gap any unfused implementation must keep.
 Column ``0?``: the layer's ``input_holes_are_zero`` (as built in the U-Net: every layer after
 ``conv1``), with an input that is 0 in the holes.
 
 Run: ``python benchmarks/bench_pconv.py [--repeats 15] [--batch 32] [--min-ms 20]
-[--clock wall|cpu] [--jit-compile] [--layers conv1 conv2 ...]`` (about a minute on an idle 2-core CPU).
+[--clock wall|cpu] [--jit-compile] [--layers conv1 conv2 ...]`` (about three minutes on an idle
+2-core CPU).
 TensorFlow backend only. Not a test: timings depend on the machine and on what else runs
 on it (on a shared machine, ``--clock cpu`` is steadier).
 """
