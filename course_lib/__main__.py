@@ -152,13 +152,18 @@ def build_parser():
     return parser
 
 
-def run_train(args):
+def _start_tensorflow_quietly():
+    """Import TensorFlow and look for GPUs (where CUDA's start-up lines come) with their C++
+    start-up lines hidden (:mod:`course_lib.console`); later imports of TensorFlow are silent."""
     with console.tensorflow_start_up_hidden():
         import tensorflow as tf
 
-        from course_lib.train import train
+        tf.config.list_physical_devices("GPU")
 
-        tf.config.list_physical_devices("GPU")  # CUDA's start-up lines come here, inside the block
+
+def run_train(args):
+    _start_tensorflow_quietly()
+    from course_lib.train import train
 
     result = train(
         args.model, out_dir=args.out, profile=args.profile, epochs=args.epochs,
@@ -176,12 +181,8 @@ def run_train(args):
 
 
 def run_evaluate(args):
-    with console.tensorflow_start_up_hidden():
-        import tensorflow as tf
-
-        from course_lib.evaluate import evaluate
-
-        tf.config.list_physical_devices("GPU")
+    _start_tensorflow_quietly()
+    from course_lib.evaluate import evaluate
 
     checkpoints = dict(args.checkpoint) if args.checkpoint else {}
     if args.pretrained:
