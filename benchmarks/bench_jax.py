@@ -3,12 +3,12 @@
     KERAS_BACKEND=jax python benchmarks/bench_jax.py                    # batch 32, float32 and mixed_float16
     KERAS_BACKEND=jax python benchmarks/bench_jax.py --batch-size 128 --rounds 20 --networks pconv
 
-For each network (vanilla, pconv, improved) and each dtype policy (``float32``, ``mixed_float16``) it
-jit-compiles (XLA) one step = forward pass, Liu et al.'s loss and the gradient of every trainable
+For each network (vanilla, pconv, improved) and each dtype policy (``float32`` and ``mixed_float16``
+by default, ``mixed_bfloat16`` on request) it jit-compiles (XLA) one step = forward pass, Liu et al.'s loss and the gradient of every trainable
 weight (``jax.grad`` of ``model.stateless_call``; no optimizer update, no data pipeline: the batch
 is already on the device), runs ``--warmup`` untimed steps, then ``--rounds`` rounds of ``--steps``
-steps in which the six configurations take turns (so a background load slows all alike), and
-prints the median images per second of each, and mixed / float32.
+steps in which the configurations take turns (so a background load slows all alike), and
+prints the median images per second of each, and each mixed policy / float32.
 
 Meant for a GPU machine with a CUDA build of JAX (``pip install "jax[cuda12]"``), where XLA and
 float16 tensor cores are what the numbers are about; on a CPU it runs too (mixed_float16 is usually
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 from course_lib import losses, masks, models  # noqa: E402
 
-POLICIES = ("float32", "mixed_float16")
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def make_step(name, policy, batch_size, size, seed=0):
@@ -79,7 +79,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7, help="rounds (the median is reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (the first compiles)")
     parser.add_argument("--networks", nargs="+", default=list(models.MODEL_NAMES), choices=models.MODEL_NAMES)
-    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
+    parser.add_argument("--policies", nargs="+", default=["float32", "mixed_float16"], choices=POLICIES)
     args = parser.parse_args(argv)
 
     print(f"JAX {jax.__version__}, Keras {keras.__version__}, devices: {', '.join(map(str, jax.devices()))}")
@@ -106,10 +106,11 @@ def main(argv=None):
         per_step = statistics.median(seconds) / args.steps
         rates[name, policy] = args.batch_size / per_step
         print(f"{name:<10} {params[name]:>10,} {policy:<14} {1e3 * per_step:>8.2f} {rates[name, policy]:>9.0f}")
-    if set(POLICIES) <= set(args.policies):
+    if "float32" in args.policies:
         print()
         for name in args.networks:
-            print(f"{name}: mixed_float16 / float32 = {rates[name, 'mixed_float16'] / rates[name, 'float32']:.2f}x")
+            for policy in (p for p in args.policies if p != "float32"):
+                print(f"{name}: {policy} / float32 = {rates[name, policy] / rates[name, 'float32']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,13 @@ Keras picks its backend once per process (``KERAS_BACKEND`` before ``import kera
     KERAS_BACKEND=jax python tests/jax_backend_checks.py OUT_DIR
 
 It computes on JAX, writes what it computed (inputs, weights, outputs, gradients) as ``.npz`` files
-into ``OUT_DIR`` and prints one JSON object as its last line of output; the test process, on the
+into ``OUT_DIR`` and prints one JSON object as its last line of output (also saved as
+``OUT_DIR/results.json``); the test process, on the
 TensorFlow backend, compares those arrays with NumPy references and with TensorFlow's results on the
 same weights.  On a GPU machine with a CUDA build of JAX the same command runs the checks there
-(``jax.devices()`` is reported in the JSON).
+(``jax.devices()`` is reported in the JSON); bring ``OUT_DIR`` back and
+``COURSE_JAX_CHECKS_DIR=OUT_DIR pytest tests/test_jax_backend.py`` compares what the GPU computed
+(``benchmarks/jax_gpu_session.sh`` does both halves' GPU side).
 
 Not a test file itself (pytest collects ``test_*.py`` only).
 """
@@ -214,6 +217,7 @@ def main(out_dir):
     # After everything ran: did any code path (training, losses, mixed precision) pull TensorFlow in?
     results["tensorflow_imported_at_end"] = "tensorflow" in sys.modules
     results["seconds"] = round(time.perf_counter() - start, 1)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results))
 
 

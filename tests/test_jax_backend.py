@@ -12,6 +12,10 @@ process (TensorFlow backend) checks them against:
 * the same networks built here on TensorFlow, given the weights JAX trained: same outputs.
 
 JAX is a test extra (``pip install -e ".[dev]"`` installs its CPU wheel); without it these tests skip.
+
+``COURSE_JAX_CHECKS_DIR=FOLDER`` checks a folder that an earlier run of the checks left instead of
+running them here: that is how the arrays computed on a GPU machine with JAX but no TensorFlow are
+compared with the references and with TensorFlow (``benchmarks/jax_gpu_session.sh``).
 """
 
 import importlib.util
@@ -29,13 +33,18 @@ CHECKS = ROOT / "tests" / "jax_backend_checks.py"
 NETWORKS = ("vanilla", "pconv", "improved")
 TRAIN_CASES = ("vanilla/liu", "pconv/liu", "improved/liu", "pconv/l1", "pconv/ssim")
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+STORED = os.environ.get("COURSE_JAX_CHECKS_DIR")
+
+pytestmark = pytest.mark.skipif(STORED is None and importlib.util.find_spec("jax") is None,
                                 reason='jax is not installed (it is in the dev extra: pip install -e ".[dev]")')
 
 
 @pytest.fixture(scope="module")
 def jax_run(tmp_path_factory):
     """(results dict, folder of .npz files) of one run of tests/jax_backend_checks.py on JAX."""
+    if STORED is not None:  # the checks ran elsewhere (a GPU machine): read what they left
+        stored = Path(STORED)
+        return json.loads((stored / "results.json").read_text()), stored
     out_dir = tmp_path_factory.mktemp("jax_backend")
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, str(CHECKS), str(out_dir)], cwd=ROOT, env=env,
