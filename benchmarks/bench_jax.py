@@ -4,11 +4,12 @@
     KERAS_BACKEND=jax python benchmarks/bench_jax.py --batch-size 128 --rounds 20 --networks pconv
 
 For each network (vanilla, pconv, improved) and each dtype policy (``float32`` and ``mixed_float16``
-by default, ``mixed_bfloat16`` on request) it jit-compiles (XLA) one step = forward pass, Liu et al.'s loss and the gradient of every trainable
-weight (``jax.grad`` of ``model.stateless_call``; no optimizer update, no data pipeline: the batch
-is already on the device), runs ``--warmup`` untimed steps, then ``--rounds`` rounds of ``--steps``
-steps in which the configurations take turns (so a background load slows all alike), and
-prints the median images per second of each, and each mixed policy / float32.
+by default, ``mixed_bfloat16`` on request) it jit-compiles (XLA) one step = forward pass, Liu et
+al.'s loss and the gradient of every trainable weight (``jax.grad`` of ``model.stateless_call``; no
+optimizer update, no data pipeline: the batch is already on the device), runs ``--warmup``
+untimed steps, then ``--rounds`` rounds of ``--steps`` steps in which the configurations take turns
+(so a background load slows all alike), and prints the median images per second of each, and each
+mixed policy / float32.
 
 Meant for a GPU machine with a CUDA build of JAX (``pip install "jax[cuda12]"``), where XLA and
 float16 tensor cores are what the numbers are about; on a CPU it runs too (mixed_float16 is usually

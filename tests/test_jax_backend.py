@@ -44,6 +44,9 @@ def jax_run(tmp_path_factory):
     """(results dict, folder of .npz files) of one run of tests/jax_backend_checks.py on JAX."""
     if STORED is not None:  # the checks ran elsewhere (a GPU machine): read what they left
         stored = Path(STORED)
+        if not (stored / "results.json").is_file():
+            pytest.fail(f"COURSE_JAX_CHECKS_DIR={STORED} holds no results.json: point it at the folder "
+                        "that tests/jax_backend_checks.py wrote (OUT_DIR)")
         return json.loads((stored / "results.json").read_text()), stored
     out_dir = tmp_path_factory.mktemp("jax_backend")
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -2,6 +2,7 @@
 
 import json
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -37,6 +38,14 @@ def _cells(path):
 
 def _source(cell):
     return "".join(cell["source"])
+
+
+@pytest.mark.parametrize("script", [".ci/run", "benchmarks/jax_gpu_session.sh"])
+def test_shell_scripts_parse(script):
+    """``bash -n`` reads the whole script without running it: a syntax error shows here, not on CI's
+    machine or on a borrowed GPU machine."""
+    done = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_there_are_eight_notebooks_in_order():
@@ -105,7 +114,6 @@ def test_badges_and_install_cells_name_the_repository_of_pyproject():
 
 def test_set_repository_rewrites_every_place(tmp_path):
     import shutil
-    import subprocess
     import sys
 
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
@@ -136,7 +144,6 @@ def test_stored_outputs_hold_no_tensorflow_log_lines(path):
 
 def test_light_modules_and_the_help_do_not_import_tensorflow():
     """Figures, metrics, masks, data and `--help` must start fast: no TensorFlow, no Keras."""
-    import subprocess
     import sys
 
     script = (
