@@ -233,3 +233,23 @@ def test_weights_trained_on_jax_give_the_same_outputs_on_tensorflow(name, arrays
     model.set_weights(weights)
     prediction = model.predict(models.prepare_inputs(name, batch["images"], batch["masks"]), verbose=0)
     np.testing.assert_allclose(prediction, saved["prediction"], atol=1e-4, rtol=0)
+
+
+# ----------------------------------------------------------------------------- a folder from elsewhere
+
+
+def _pytest_here(env_value, *args):
+    env = {**os.environ, "COURSE_JAX_CHECKS_DIR": str(env_value)}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_a_folder_the_checks_left_elsewhere_is_compared_the_same_way(jax_run, tmp_path):
+    """COURSE_JAX_CHECKS_DIR (how a GPU machine's arrays are checked here) runs the comparisons on that
+    folder instead of running the checks, and refuses a folder without the checks' results.json."""
+    if STORED is not None:
+        pytest.skip("this run already reads a stored folder")
+    done = _pytest_here(jax_run[1], "-k", "numpy_reference or finite_differences")
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout[-3000:]
+    refused = _pytest_here(tmp_path, "-k", "numpy_reference")
+    assert refused.returncode != 0 and "holds no results.json" in refused.stdout, refused.stdout[-3000:]
