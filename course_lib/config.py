@@ -37,6 +37,10 @@ PACKAGE_DATA_DIR = Path(importlib.resources.files("course_lib") / "data")
 CHECKOUT_DATA_DIR = REPO_ROOT / "data" if IN_CHECKOUT else None
 
 
+#: Images in CIFAR-10's training split.
+CIFAR10_TRAIN_SPLIT = 50_000
+
+
 @dataclasses.dataclass(frozen=True)
 class Profile:
     """Sizes of one kind of run.
@@ -51,6 +55,12 @@ class Profile:
     epochs: int
     batch_size: int
     description: str
+
+    @property
+    def training_images(self) -> int:
+        """How many images a CIFAR-10 run of this profile trains on: ``n_train``, or for ``None`` the
+        training split's 50,000 less the ``n_val`` held out to validate."""
+        return CIFAR10_TRAIN_SPLIT - self.n_val if self.n_train is None else self.n_train
 
 
 PROFILES: dict[str, Profile] = {

@@ -20,10 +20,10 @@ from fake_cifar import write_fake_cifar
 
 import keras
 
-from course_lib import pipeline, recipes
+from course_lib import config, pipeline, recipes
 from course_lib.__main__ import main
 from course_lib.runs import drop_log_rows_from, read_log, repair_backup
-from course_lib.train import train
+from course_lib.train import split_train_val, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 16
@@ -370,3 +370,13 @@ def test_bad_arguments_name_the_fix(images, tmp_path):
         train("pconv", out_dir=tmp_path, images=images, n_train=90, n_val=32)
     with pytest.raises(ValueError, match="profile"):
         train("pconv", out_dir=tmp_path, images=images, profile="gpu")
+
+
+@pytest.mark.parametrize("name", sorted(config.PROFILES))
+def test_a_profile_trains_on_as_many_images_as_the_split_gives(name):
+    """``Profile.training_images`` (what notebook 00 prints) is what ``split_train_val`` really
+    hands to training from CIFAR-10's training split."""
+    profile = config.PROFILES[name]
+    split = np.arange(config.CIFAR10_TRAIN_SPLIT)  # stands for the 50,000 images: only their count matters
+    trained, held_out = split_train_val(split, None, n_train=profile.n_train, n_val=profile.n_val, seed=0)
+    assert profile.training_images == len(trained) and len(held_out) == profile.n_val
