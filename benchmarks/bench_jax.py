@@ -2,6 +2,7 @@
 
     KERAS_BACKEND=jax python benchmarks/bench_jax.py                    # batch 32, float32 and mixed_float16
     KERAS_BACKEND=jax python benchmarks/bench_jax.py --batch-size 128 --rounds 20 --networks pconv
+    KERAS_BACKEND=jax python benchmarks/bench_jax.py --layers            # PConv2D / Conv2D, layer by layer
 
 For each network (vanilla, pconv, improved) and each dtype policy (``float32`` and ``mixed_float16``
 by default, ``mixed_bfloat16`` on request) it jit-compiles (XLA) one step = forward pass, Liu et
@@ -14,6 +15,14 @@ mixed policy / float32.
 Meant for a GPU machine with a CUDA build of JAX (``pip install "jax[cuda12]"``), where XLA and
 float16 tensor cores are what the numbers are about; on a CPU it runs too (mixed_float16 is usually
 *slower* there).  The device JAX uses is printed first.  Not a test.
+
+With ``--layers [NAME ...]`` it measures instead what ``bench_pconv.py`` measures on TensorFlow, with
+XLA: at each of the PConv U-Net's 16 partial-convolution layer shapes (or the named ones), the time
+of ``PConv2D`` / ``Conv2D`` and of the floor (``Conv2D`` times a precomputed ratio) / ``Conv2D``, and
+their geometric means.  A step is the forward pass, the loss sum(output * upstream), its gradient
+with respect to the kernel and a tiny update of the kernel; ``--loop`` steps run inside one compiled
+``lax.fori_loop``, each on its own input and mask (so that XLA cannot hoist the mask path out of
+the loop), which times the device and not Python's dispatch of small steps.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ import numpy as np  # noqa: E402
 
 import keras  # noqa: E402
 from course_lib import losses, masks, models  # noqa: E402
+from course_lib.layers import PConv2D  # noqa: E402
+from pconv_shapes import ConvTimesRatio, geometric_mean, pconv_layer_specs, random_mask  # noqa: E402
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -72,6 +83,105 @@ def make_step(name, policy, batch_size, size, seed=0):
     return run, model.count_params()
 
 
+def layer_steps(spec, batch_size, loop, rng):
+    """``{kind: run}`` for kind in conv, pconv, floor at one layer's shapes; ``run()`` times one call
+    of ``loop`` steps and returns milliseconds per step."""
+    _, (height, width, channels), mask_channels, filters, strides, holes_are_zero = spec
+    mask = np.stack([random_mask(rng, batch_size, height, width, mask_channels) for _ in range(loop)])
+    x = rng.random((loop, batch_size, height, width, channels), dtype="float32")
+    if holes_are_zero:  # as in the U-Net: the input is a ReLU'd PConv2D output, 0 in the holes
+        x = x * mask
+    kwargs = dict(filters=filters, kernel_size=3, strides=strides, padding="same")
+    pconv = PConv2D(**kwargs, input_holes_are_zero=holes_are_zero)
+    pconv([x[0], mask[0]])  # builds it, so that its window size and mask count are known
+    ratio = jnp.stack([keras.ops.divide_no_nan(float(pconv.window_size), pconv.valid_count(m)) for m in mask])
+    layers = {"conv": keras.layers.Conv2D(**kwargs), "pconv": pconv, "floor": ConvTimesRatio(ratio[0], **kwargs)}
+    inputs = {"conv": (jnp.asarray(x),), "pconv": (jnp.asarray(x), jnp.asarray(mask)),
+              "floor": (jnp.asarray(x), ratio)}
+
+    runs = {}
+    for kind, layer in layers.items():
+        first = [part[0] for part in inputs[kind]]
+        outputs = layer(first if kind == "pconv" else first[0])  # builds the layer
+        features = outputs[0] if isinstance(outputs, list) else outputs
+        upstream = jnp.asarray(rng.standard_normal(features.shape, dtype="float32"))
+        runs[kind] = _compiled_loop(layer, kind, inputs[kind], upstream, loop)
+    return runs
+
+
+def _compiled_loop(layer, kind, stacked_inputs, upstream, loop):
+    """``run()`` -> ms per step of ``loop`` forward + d/d kernel + update steps in one XLA loop."""
+    variables = list(layer.trainable_variables)
+    at = next(i for i, v in enumerate(variables) if v is layer.kernel)
+    others = [v.value for i, v in enumerate(variables) if i != at]
+
+    def loss_of(kernel, others, step_inputs):
+        trainable = others[:at] + [kernel] + others[at:]
+        if kind == "floor":  # the ratio of this step's mask, not the one the layer was built with
+            x, ratio = step_inputs
+            out = layer.conv.stateless_call(trainable, [], x)[0] * ratio
+        else:
+            out, _ = layer.stateless_call(trainable, [], list(step_inputs) if kind == "pconv" else step_inputs[0])
+        out = out[0] if isinstance(out, list) else out
+        return jnp.vdot(out, upstream)
+
+    value_and_grad = jax.value_and_grad(loss_of)
+
+    @jax.jit
+    def steps(kernel, others, stacked_inputs):
+        def body(i, carry):
+            kernel, total = carry
+            value, grad = value_and_grad(kernel, others, [part[i] for part in stacked_inputs])
+            return kernel - 1e-9 * grad, total + value
+
+        return jax.lax.fori_loop(0, loop, body, (kernel, jnp.float32(0)))
+
+    kernel = layer.kernel.value
+
+    def run():
+        start = time.perf_counter()
+        jax.block_until_ready(steps(kernel, others, stacked_inputs))
+        return (time.perf_counter() - start) * 1e3 / loop
+
+    return run
+
+
+def bench_layers(names, batch_size, loop, rounds):
+    """Print PConv2D / Conv2D and floor / Conv2D at every (named) layer shape, and the geometric means."""
+    rng = np.random.default_rng(0)
+    specs = [s for s in pconv_layer_specs() if not names or s[0] in names]
+    print(f"batch {batch_size}, float32, forward + d/d kernel, XLA, {loop} steps per compiled loop, "
+          f"median of {rounds} rounds\n")
+    print(f"{'layer':<15}{'input':>14}{'mask':>5}{'out':>5}{'s':>3}{'conv ms':>10}{'pconv ms':>10}"
+          f"{'ratio':>7}{'floor ms':>10}{'ratio':>7}")
+    per_round = {"pconv": [], "floor": []}
+    ratios = {"pconv": [], "floor": []}
+    for spec in specs:
+        runs = layer_steps(spec, batch_size, loop, rng)
+        for run in runs.values():  # compile and warm up
+            run()
+        samples = {kind: [] for kind in runs}
+        kinds = list(runs)
+        for r in range(rounds):
+            for kind in kinds[r % len(kinds):] + kinds[: r % len(kinds)]:
+                samples[kind].append(runs[kind]())
+        ms = {kind: statistics.median(v) for kind, v in samples.items()}
+        for kind in ratios:
+            ratios[kind].append(ms[kind] / ms["conv"])
+            per_round[kind].append([p / c for p, c in zip(samples[kind], samples["conv"])])
+        name, shape, mask_channels, filters, strides, _ = spec
+        print(f"{name:<15}{'x'.join(map(str, shape)):>14}{mask_channels:>5}{filters:>5}{strides[0]:>3}"
+              f"{ms['conv']:>10.3f}{ms['pconv']:>10.3f}{ratios['pconv'][-1]:>7.2f}"
+              f"{ms['floor']:>10.3f}{ratios['floor'][-1]:>7.2f}", flush=True)
+    print(f"geometric mean  PConv2D / Conv2D = {geometric_mean(ratios['pconv']):.3f}   "
+          f"floor / Conv2D = {geometric_mean(ratios['floor']):.3f}")
+    for kind, label in (("pconv", "PConv2D"), ("floor", "floor")):
+        means = sorted(geometric_mean(layer_ratios) for layer_ratios in zip(*per_round[kind]))
+        quartiles = statistics.quantiles(means, n=4) if len(means) > 1 else means * 3
+        print(f"round by round, {label}: median {statistics.median(means):.3f}, "
+              f"middle half {quartiles[0]:.3f}-{quartiles[2]:.3f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-size", type=int, default=32)
@@ -81,9 +191,16 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (the first compiles)")
     parser.add_argument("--networks", nargs="+", default=list(models.MODEL_NAMES), choices=models.MODEL_NAMES)
     parser.add_argument("--policies", nargs="+", default=["float32", "mixed_float16"], choices=POLICIES)
+    parser.add_argument("--layers", nargs="*", metavar="NAME",
+                        help="time PConv2D against Conv2D layer by layer instead (all 16 layers, or "
+                             "the named ones: conv1 ... decoder_output)")
+    parser.add_argument("--loop", type=int, default=8, help="--layers: steps per compiled loop")
     args = parser.parse_args(argv)
 
     print(f"JAX {jax.__version__}, Keras {keras.__version__}, devices: {', '.join(map(str, jax.devices()))}")
+    if args.layers is not None:
+        bench_layers(args.layers, args.batch_size, args.loop, args.rounds)
+        return
     configs, params, compile_s = {}, {}, {}
     for name in args.networks:
         for policy in args.policies:

@@ -44,51 +44,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
 from course_lib.layers import PConv2D, SourcePConv2D  # noqa: E402
-from course_lib.models import build_pconv_unet  # noqa: E402
-
-
-def pconv_layer_specs():
-    """(name, (H, W, C_in), mask channels, filters, strides, input_holes_are_zero) of every
-    PConv2D in the U-Net."""
-    model = build_pconv_unet()
-    specs = []
-    for layer in model.layers:
-        if isinstance(layer, PConv2D):
-            features, mask = layer.input
-            specs.append((layer.name, tuple(features.shape[1:]), mask.shape[-1],
-                          layer.filters, layer.strides, layer.input_holes_are_zero))
-    return specs
-
-
-def random_mask(rng, batch, height, width, channels):
-    """Binary float32 mask (batch, H, W, channels) with ~30% holes in blobs, plus one
-    all-hole image so that some windows see no valid pixel."""
-    coarse = rng.random((batch, max(height // 4, 1), max(width // 4, 1), 1)) > 0.3
-    mask = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2)[:, :height, :width]
-    mask = np.pad(mask, ((0, 0), (0, height - mask.shape[1]), (0, width - mask.shape[2]), (0, 0)))
-    mask[0] = False
-    return np.repeat(mask, channels, axis=-1).astype("float32")
-
-
-class ConvTimesRatio(keras.layers.Layer):
-    """The floor: ``Conv2D(use_bias=False)(x) * ratio`` with ``ratio`` (N, H', W', 1) float32 fixed.
-
-    The least any exact partial convolution made of separate ops adds to a plain
-    convolution: the multiplication by sum(1)/sum(M) (one pass over the output forward, one
-    over its gradient backward), with the mask path, the bias and the zeroed holes free.
-    """
-
-    def __init__(self, ratio, **conv_kwargs):
-        super().__init__()
-        self.conv = keras.layers.Conv2D(use_bias=False, **conv_kwargs)
-        self.ratio = ratio
-
-    @property
-    def kernel(self):
-        return self.conv.kernel
-
-    def call(self, x):
-        return self.conv(x) * self.ratio
+from pconv_shapes import ConvTimesRatio, geometric_mean, pconv_layer_specs, random_mask  # noqa: E402
 
 
 def make_step(layer, inputs, upstream, jit_compile=False):
@@ -163,10 +119,6 @@ def bench_layer(spec, batch, repeats, min_ms, rng, clock=time.perf_counter, jit_
         upstream = tf.constant(rng.standard_normal(features.shape, dtype="float32"))
         steps[key] = make_step(layer, inputs, upstream, jit_compile)
     return time_steps(steps, repeats, min_ms, clock)
-
-
-def geometric_mean(values):
-    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def spread_over_rounds(samples_per_layer, key):

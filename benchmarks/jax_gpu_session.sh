@@ -11,14 +11,17 @@
 # of the time).
 #
 # What it leaves in OUT_DIR:
-#   session.log         the GPU, the versions, the checks' JSON, bench_jax.py's tables, masks/s
+#   session.log         the GPU, the versions, the checks' JSON, bench_jax.py's tables (networks, and
+#                       PConv2D / Conv2D layer by layer), masks/s
 #   checks.tar.part-*   tests/jax_backend_checks.py's arrays, float32 convolutions at full precision
 #                       (JAX_DEFAULT_MATMUL_PRECISION=highest), split into 15 MB parts
-#   checks_default.tar  the same checks at JAX's default precision (on NVIDIA GPUs since Ampere that
-#                       lets XLA use TF32 for float32 convolutions), without the vanilla U-Net's weights
 # Back on a machine with TensorFlow, compare them with the references and with TensorFlow:
 #   cat OUT_DIR/checks.tar.part-* | tar -xf - -C SOMEWHERE
 #   COURSE_JAX_CHECKS_DIR=SOMEWHERE/checks_highest pytest tests/test_jax_backend.py
+# The same checks at JAX's default precision (on NVIDIA GPUs since Ampere XLA may then use TF32 for
+# float32 convolutions) take another two minutes and are left out to stay under 10 minutes; run them
+# by hand with `KERAS_BACKEND=jax python3 tests/jax_backend_checks.py DIR` (benchmarks/README.md has
+# what they gave on an H200).
 set -u
 out=${1:?usage: benchmarks/jax_gpu_session.sh OUT_DIR [WHEELS_DIR]}
 wheels=${2:-}
@@ -68,8 +71,7 @@ for workers in (1, 4, 8, 14):
         drawn = sum(pool.map(draw, range(100, 100 + 4 * workers)))
         print(f"{workers:>2} workers: {drawn / (time.perf_counter() - start):>9,.0f} masks/s")
 EOF
-step 120 "checks, default precision" python3 tests/jax_backend_checks.py "$work/checks_default"
+step 110 "bench_jax.py --layers, batch 32" python3 benchmarks/bench_jax.py --layers --rounds 9 --loop 16
 
 tar -cf - -C "$work" checks_highest | split -b 15m - "$out/checks.tar.part-"
-tar -cf "$out/checks_default.tar" -C "$work" --exclude model_vanilla.npz checks_default
 rm -rf "$work"
