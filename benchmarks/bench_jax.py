@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 from course_lib import losses, masks, models  # noqa: E402
 from course_lib.layers import PConv2D  # noqa: E402
-from pconv_shapes import ConvTimesRatio, geometric_mean, pconv_layer_specs, random_mask  # noqa: E402
+from pconv_shapes import ConvTimesRatio, geometric_mean, pconv_layer_specs, random_mask, spread_over_rounds  # noqa: E402,E501
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -154,8 +154,8 @@ def bench_layers(names, batch_size, loop, rounds):
           f"median of {rounds} rounds\n")
     print(f"{'layer':<15}{'input':>14}{'mask':>5}{'out':>5}{'s':>3}{'conv ms':>10}{'pconv ms':>10}"
           f"{'ratio':>7}{'floor ms':>10}{'ratio':>7}")
-    per_round = {"pconv": [], "floor": []}
     ratios = {"pconv": [], "floor": []}
+    samples_per_layer = []
     for spec in specs:
         runs = layer_steps(spec, batch_size, loop, rng)
         for run in runs.values():  # compile and warm up
@@ -165,10 +165,10 @@ def bench_layers(names, batch_size, loop, rounds):
         for r in range(rounds):
             for kind in kinds[r % len(kinds):] + kinds[: r % len(kinds)]:
                 samples[kind].append(runs[kind]())
+        samples_per_layer.append(samples)
         ms = {kind: statistics.median(v) for kind, v in samples.items()}
         for kind in ratios:
             ratios[kind].append(ms[kind] / ms["conv"])
-            per_round[kind].append([p / c for p, c in zip(samples[kind], samples["conv"])])
         name, shape, mask_channels, filters, strides, _ = spec
         print(f"{name:<15}{'x'.join(map(str, shape)):>14}{mask_channels:>5}{filters:>5}{strides[0]:>3}"
               f"{ms['conv']:>10.3f}{ms['pconv']:>10.3f}{ratios['pconv'][-1]:>7.2f}"
@@ -176,10 +176,8 @@ def bench_layers(names, batch_size, loop, rounds):
     print(f"geometric mean  PConv2D / Conv2D = {geometric_mean(ratios['pconv']):.3f}   "
           f"floor / Conv2D = {geometric_mean(ratios['floor']):.3f}")
     for kind, label in (("pconv", "PConv2D"), ("floor", "floor")):
-        means = sorted(geometric_mean(layer_ratios) for layer_ratios in zip(*per_round[kind]))
-        quartiles = statistics.quantiles(means, n=4) if len(means) > 1 else means * 3
-        print(f"round by round, {label}: median {statistics.median(means):.3f}, "
-              f"middle half {quartiles[0]:.3f}-{quartiles[2]:.3f}")
+        median, lower, upper = spread_over_rounds(samples_per_layer, kind)
+        print(f"round by round, {label}: median {median:.3f}, middle half {lower:.3f}-{upper:.3f}")
 
 
 def main(argv=None):

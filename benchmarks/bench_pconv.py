@@ -44,7 +44,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
 from course_lib.layers import PConv2D, SourcePConv2D  # noqa: E402
-from pconv_shapes import ConvTimesRatio, geometric_mean, pconv_layer_specs, random_mask  # noqa: E402
+from pconv_shapes import ConvTimesRatio, geometric_mean, pconv_layer_specs, random_mask, spread_over_rounds  # noqa: E402,E501
 
 
 def make_step(layer, inputs, upstream, jit_compile=False):
@@ -119,16 +119,6 @@ def bench_layer(spec, batch, repeats, min_ms, rng, clock=time.perf_counter, jit_
         upstream = tf.constant(rng.standard_normal(features.shape, dtype="float32"))
         steps[key] = make_step(layer, inputs, upstream, jit_compile)
     return time_steps(steps, repeats, min_ms, clock)
-
-
-def spread_over_rounds(samples_per_layer, key):
-    """The geometric mean over the layers of ``key`` / conv, computed round by round (each
-    round times every kind of layer close together in time): (median, lower quartile, upper
-    quartile) of those per-round means, which says how far run-to-run noise moves the figure."""
-    rounds = len(samples_per_layer[0]["conv"])
-    means = sorted(geometric_mean([s[key][r] / s["conv"][r] for s in samples_per_layer]) for r in range(rounds))
-    lower, _, upper = statistics.quantiles(means, n=4) if rounds > 1 else (means[0],) * 3
-    return statistics.median(means), lower, upper
 
 
 def main(argv=None):

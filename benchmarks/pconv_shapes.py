@@ -4,6 +4,8 @@ NumPy only."""
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
 import keras
@@ -57,3 +59,13 @@ class ConvTimesRatio(keras.layers.Layer):
 
 def geometric_mean(values):
     return float(np.exp(np.mean(np.log(values))))
+
+
+def spread_over_rounds(samples_per_layer, key):
+    """The geometric mean over the layers of ``key`` / conv, computed round by round (each
+    round times every kind of layer close together in time): (median, lower quartile, upper
+    quartile) of those per-round means, which says how far run-to-run noise moves the figure."""
+    rounds = len(samples_per_layer[0]["conv"])
+    means = sorted(geometric_mean([s[key][r] / s["conv"][r] for s in samples_per_layer]) for r in range(rounds))
+    lower, _, upper = statistics.quantiles(means, n=4) if rounds > 1 else (means[0],) * 3
+    return statistics.median(means), lower, upper

@@ -8,8 +8,8 @@ Keras picks its backend once per process (``KERAS_BACKEND`` before ``import kera
 It computes on JAX, writes what it computed (inputs, weights, outputs, gradients) as ``.npz`` files
 into ``OUT_DIR`` and prints one JSON object as its last line of output (also saved as
 ``OUT_DIR/results.json``); the test process, on the TensorFlow backend, compares those arrays with
-NumPy references and with TensorFlow's results on the same weights.  On a GPU machine with a CUDA build of JAX the same command runs the checks there
-(``jax.devices()`` is reported in the JSON); bring ``OUT_DIR`` back and
+NumPy references and with TensorFlow's results on the same weights.  On a GPU machine with a CUDA
+build of JAX the same command runs the checks there (``jax.devices()`` is reported in the JSON); bring ``OUT_DIR`` back and
 ``COURSE_JAX_CHECKS_DIR=OUT_DIR pytest tests/test_jax_backend.py`` compares what the GPU computed
 (``benchmarks/jax_gpu_session.sh`` runs the GPU's half).
 

@@ -63,3 +63,12 @@ def test_floor_equals_a_partial_convolution_without_bias(shapes, strides, mask_c
 def test_geometric_mean_against_hand_computed_values(shapes):
     assert shapes.geometric_mean([2.0, 8.0]) == pytest.approx(4.0)
     assert shapes.geometric_mean([1.1]) == pytest.approx(1.1)
+
+
+def test_spread_over_rounds_against_hand_computed_values(shapes):
+    # two layers, three rounds: the per-round geometric means of pconv / conv are 2, 4 and 8
+    samples = [{"conv": [1.0, 1.0, 1.0], "pconv": [1.0, 4.0, 16.0]},
+               {"conv": [1.0, 2.0, 1.0], "pconv": [4.0, 8.0, 4.0]}]
+    median, lower, upper = shapes.spread_over_rounds(samples, "pconv")
+    assert median == pytest.approx(4.0)
+    assert lower == pytest.approx(2.0) and upper == pytest.approx(8.0)
