@@ -12,10 +12,13 @@ Conventions used everywhere (see README.md):
 
 Modules, in the order an image travels through them: ``config``, ``names``, ``data``,
 ``masks``, ``metrics``, ``classical``, ``layers``, ``hybrid_layers``, ``models``, ``losses``,
-``recipes``, ``pipeline``, ``train``, ``evaluate``, ``reporting``, ``loss_study``, ``viz``,
-``checks``, and ``console`` (TensorFlow's start-up lines off the console).  ``config``,
-``names``, ``data``, ``masks``, ``metrics``, ``classical``, ``recipes``, ``reporting``, ``viz``
-and ``console`` (and ``python -m course_lib --help``) do not import TensorFlow.  Import the one
+``recipes``, ``pipeline``, ``step``, ``train``, ``evaluate``, ``reporting``, ``loss_study``, ``viz``,
+``checks`` (the NumPy exercises' feedback) with ``checks_layer``, ``checks_networks`` and
+``checks_training`` (the Keras exercises': a layer, two networks, a training step and loop, a loss),
+``handoff`` (a class written in one notebook, loaded in a later one), and ``console``
+(TensorFlow's start-up lines off the console).  ``config``, ``names``, ``data``, ``masks``,
+``metrics``, ``classical``, ``recipes``, ``reporting``, ``viz``, ``handoff`` and ``console`` (and
+``python -m course_lib --help``) do not import TensorFlow.  Import the one
 you need, for example ``from course_lib import masks``.
 """
 

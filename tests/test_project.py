@@ -150,7 +150,7 @@ def test_light_modules_and_the_help_do_not_import_tensorflow():
         "import sys\n"
         "import course_lib.config, course_lib.names, course_lib.data, course_lib.masks, course_lib.metrics\n"
         "import course_lib.classical, course_lib.recipes, course_lib.reporting, course_lib.viz, course_lib.validation\n"
-        "import course_lib.console\n"
+        "import course_lib.console, course_lib.handoff\n"
         "from course_lib.__main__ import build_parser\n"
         "build_parser().format_help()\n"
         "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
