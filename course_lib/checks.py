@@ -216,18 +216,47 @@ def check_hole_ratio(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
     return _run_check(student_fn, cases, _hole_ratio_reference, mistakes=mistakes, forbidden=["masks.hole_ratio"])
 
 
-def _masked_images_reference(images, masks):
-    return np.asarray(images, np.float64) * np.asarray(masks, np.float64)
+def _grown_holes_reference(masks):
+    """Holes grown by one pixel (8-neighbourhood), with plain loops; beyond the frame counts as valid."""
+    masks = np.asarray(masks, np.float64)
+    n, h, w, _ = masks.shape
+    grown = masks.copy()
+    for b in range(n):
+        for i in range(h):
+            for j in range(w):
+                window = masks[b, max(i - 1, 0):i + 2, max(j - 1, 0):j + 2, 0]
+                grown[b, i, j, 0] = 0.0 if (window == 0).any() else 1.0
+    return grown
 
 
-def check_masked_images(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
-    """Check ``student_fn(images (N,H,W,3), masks (N,H,W,1)) -> (N,H,W,3)``: holes set to 0 (black), rest unchanged."""
-    cases = [(_random_images(3, 8, seed=3), _random_masks(3, 8, seed=4))]
+def check_grow_holes(student_fn: Callable[[np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(masks (N,H,W,1), 1 = valid) -> (N,H,W,1)``: each hole grown by one pixel (8-neighbourhood).
+
+    A pixel becomes a hole when it or any of its 8 neighbours is a hole; the frame of the image is not a hole.
+    """
+    def shift_max(masks, offsets, frame_is_hole=False):
+        holes = 1.0 - np.asarray(masks, np.float64)
+        padded = np.pad(holes, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=1.0 if frame_is_hole else 0.0)
+        h, w = holes.shape[1:3]
+        grown = np.max([padded[:, 1 + di:1 + di + h, 1 + dj:1 + dj + w] for di, dj in offsets], axis=0)
+        return 1.0 - grown
+
+    square = [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)]
+    cross = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
     mistakes = [
-        (lambda x, m: np.asarray(x, np.float64) * (1.0 - np.asarray(m, np.float64)),
-         "you kept the holes and blacked out the valid pixels: multiply by the mask itself (1 = valid)"),
+        (lambda m: shift_max(m, cross), "diagonal neighbours count too: grow with the 3 × 3 square, not the cross "
+                                         "of 4 neighbours"),
+        (lambda m: shift_max(m, square, frame_is_hole=True), "the frame around the image is not a hole: pad the "
+                                                             "mask with 1 (valid), not 0"),
+        (lambda m: 1.0 - shift_max(1.0 - np.asarray(m, np.float64), square),
+         "you grew the valid region: the HOLES (mask 0) must grow"),
+        (lambda m: 1.0 - _grown_holes_reference(m), "return the course's convention, 1 = valid, 0 = hole"),
     ]
-    return _run_check(student_fn, cases, _masked_images_reference, mistakes=mistakes)
+    cases = [(_random_masks(3, 9, seed=5),), (np.ones((1, 5, 7, 1), np.float32),)]
+    edge = np.ones((1, 6, 6, 1), np.float32)
+    edge[0, 0, 2] = edge[0, 5, 5] = 0.0                           # holes on the frame and in a corner
+    cases.append((edge,))
+    return _run_check(student_fn, cases, _grown_holes_reference, mistakes=mistakes, forbidden=["losses.dilate_holes"])
 
 
 def _opencv_mask_reference(cv_mask):
@@ -579,22 +608,6 @@ def _conv_params_reference(kernel_size, c_in, c_out, use_bias=True):
     return kernel_size * kernel_size * c_in * c_out + (c_out if use_bias else 0)
 
 
-def check_conv_params(student_fn: Callable[..., Any]) -> bool | None:
-    """Check ``student_fn(kernel_size, c_in, c_out, use_bias=True) -> int``: parameters of a Conv2D/Conv2DTranspose."""
-    cases = [(3, 3, 32, True), (3, 512, 256, True), (2, 512, 256, True), (1, 64, 10, False), (5, 1, 7, True)]
-    mistakes = [
-        (lambda k, i, o, b=True: k * k * i * o, "the biases are missing: one bias per output channel (when use_bias)"),
-        (lambda k, i, o, b=True: k * i * o + (o if b else 0),
-         "the kernel is k × k (× C_in × C_out): square the kernel size"),
-        (lambda k, i, o, b=True: k * k * i * o + (i if b else 0),
-         "there is one bias per OUTPUT channel (C_out), not per input channel"),
-        (lambda k, i, o, b=True: k * k * i * o + o, "with use_bias=False there is no bias at all"),
-        (lambda k, i, o, b=True: k * k * (i * o + o) if b else k * k * i * o,
-         "the bias is one number per output channel, not one per kernel position"),
-    ]
-    return _run_check(student_fn, cases, _conv_params_reference, mistakes=mistakes, tol=1e-9)
-
-
 def _unet_layer_specs(widths: Sequence[int], c_in: int = 3, c_out: int = 3) -> list[tuple[int, int, int, str]]:
     """(kernel size, C_in, C_out, description) of every layer with weights of a vanilla U-Net, in Keras' order.
 
@@ -687,68 +700,9 @@ def check_unet_layer_params(student_fn: Callable[[Sequence[int]], Any], model=No
     return _say(True, CORRECT)
 
 
-def _fill_holes_white_reference(images, masks):
-    images = np.asarray(images, np.float64)
-    masks = np.asarray(masks, np.float64)
-    return images * masks + (1.0 - masks)
-
-
-def check_fill_holes_white(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
-    """Check ``student_fn(images (N,H,W,3), masks (N,H,W,1)) -> (N,H,W,3)``: known pixels kept, holes 1.0."""
-    cases = [(_random_images(3, 8, seed=40), _random_masks(3, 8, seed=41)),
-             (_random_images(2, 5, seed=42), _random_masks(2, 5, seed=43))]
-    mistakes = [
-        (lambda x, m: np.asarray(x, np.float64) * np.asarray(m, np.float64),
-         "the holes are black (0): paint them white, add (1 - mask)"),
-        (lambda x, m: np.asarray(x, np.float64) + (1.0 - np.asarray(m, np.float64)),
-         "the hole pixels must be exactly 1.0, not image + 1: multiply the image by the mask first"),
-        (lambda x, m: np.asarray(x, np.float64) * (1.0 - np.asarray(m, np.float64)) + np.asarray(m, np.float64),
-         "you whitened the VALID pixels: in course_lib 1 = valid, 0 = hole"),
-    ]
-    return _run_check(student_fn, cases, _fill_holes_white_reference, mistakes=mistakes,
-                      forbidden=["models.prepare_inputs"])
-
-
 # --------------------------------------------------------------------------------------
 # Notebook 05: the partial-convolution U-Net.
 # --------------------------------------------------------------------------------------
-
-def _not_attempted_if_all_none(student_fn):
-    """Wrap a function returning a tuple so that ``(None, None)`` counts as "not attempted"."""
-    if not callable(student_fn):
-        return student_fn
-
-    def wrapped(*args):
-        answer = student_fn(*args)
-        if isinstance(answer, (tuple, list)) and all(a is None for a in answer):
-            return None
-        return answer
-    return wrapped
-
-
-def check_pconv_params(student_fn: Callable[[int, int, int], Any]) -> bool | None:
-    """Check ``student_fn(kernel_size, c_in, c_out) -> (trainable, source_extra)`` for a PConv2D with bias.
-
-    ``trainable`` = k·k·C_in·C_out + C_out; ``source_extra`` = the all-ones k·k·C_in·C_out mask kernel
-    that the source's layer tracked as a weight.
-    """
-    cases = [(3, 3, 32), (3, 64, 256), (3, 32, 3), (7, 3, 64), (5, 160, 1)]
-
-    def reference(k, i, o):
-        return (k * k * i * o + o, k * k * i * o)
-
-    mistakes = [
-        (lambda k, i, o: (k * k * i * o, k * k * i * o), "the trainable count misses the biases (one per output channel)"),
-        (lambda k, i, o: (k * k * i * o + o, k * k), "the source's mask kernel is as big as the image kernel: "
-                                                     "k·k·C_in·C_out all-ones values, not just k·k"),
-        (lambda k, i, o: (k * k * i * o + o, k * k * i * o + o), "the mask kernel has no bias: k·k·C_in·C_out values"),
-        (lambda k, i, o: (2 * (k * k * i * o) + o, k * k * i * o),
-         "a correct PConv2D has no mask weights at all: its trainable count equals a Conv2D's"),
-        (lambda k, i, o: (k * k * i * o + o, 0), "source_extra is what the SOURCE's layer adds (its all-ones mask "
-                                                 "kernel), not what a correct PConv2D adds"),
-    ]
-    return _run_check(_not_attempted_if_all_none(student_fn), cases, reference, mistakes=mistakes, tol=1e-9)
-
 
 def _update_mask_reference(mask, kernel_size):
     mask = np.asarray(mask, np.float64)
@@ -804,43 +758,106 @@ def check_layers_to_close(student_fn: Callable[[int], Any]) -> bool | None:
 # Notebook 06: comparison.
 # --------------------------------------------------------------------------------------
 
-def _composite_reference(images, outputs, masks):
-    m = np.asarray(masks, np.float64)
-    return np.asarray(images, np.float64) * m + np.asarray(outputs, np.float64) * (1.0 - m)
+def _finite_pairs(a, b) -> list[tuple[float, float]]:
+    """The pairs (a[i], b[i]) in which both values are finite, in order (a plain loop)."""
+    return [(float(x), float(y)) for x, y in zip(np.asarray(a, np.float64), np.asarray(b, np.float64))
+            if np.isfinite(x) and np.isfinite(y)]
 
 
-def check_composite(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]) -> bool | None:
-    """Check ``student_fn(images, outputs, masks) -> (N,H,W,3)``: known pixels from images, holes from outputs."""
-    cases = [(_random_images(3, 8, seed=60), _random_images(3, 8, seed=61), _random_masks(3, 8, seed=62))]
-    mistakes = [
-        (lambda x, y, m: _composite_reference(y, x, m),
-         "it is the other way round: KNOWN pixels (mask 1) from the ground truth, hole pixels from the output"),
-        (lambda x, y, m: np.asarray(y, np.float64) * np.asarray(m, np.float64),
-         "the hole must be filled with the output: add outputs * (1 - masks) to images * masks"),
-        (lambda x, y, m: np.asarray(x, np.float64) * np.asarray(m, np.float64) + np.asarray(y, np.float64),
-         "multiply the output by (1 - masks): only its hole pixels are kept"),
-    ]
-    return _run_check(student_fn, cases, _composite_reference, mistakes=mistakes, forbidden=["evaluate.composite"])
+def _paired_reference(a, b):
+    """Mean and 95 % half-width (1.96 · s / √n, s with n − 1) of the differences a − b over the finite pairs."""
+    differences = [x - y for x, y in _finite_pairs(a, b)]
+    n = len(differences)
+    mean = sum(differences) / n
+    variance = sum((d - mean) ** 2 for d in differences) / (n - 1)
+    return np.array([mean, 1.96 * (variance / n) ** 0.5])
 
 
-def check_whole_psnr_from_hole(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
-    """Check ``student_fn(hole_psnr (N,), hole_ratio (N,)) -> (N,)``: the composite's whole-image PSNR in dB.
+def _score_cases(seed: int):
+    """Per-image scores of two methods on the same images: correlated, one case with inf and NaN pairs."""
+    rng = _rng(seed)
+    cases = []
+    for n in (40, 7):
+        difficulty = rng.normal(25.0, 4.0, n)                     # shared by both methods
+        a = difficulty + rng.normal(0.4, 0.6, n)
+        b = difficulty + rng.normal(0.0, 0.6, n)
+        b[:2] = a[:2]                                             # ties
+        cases.append((a, b))
+    a, b = cases[0][0].copy(), cases[0][1].copy()
+    a[3], b[5], a[8], b[8] = np.inf, np.nan, np.nan, 30.0         # exact fills and undefined scores
+    cases.append((a, b))
+    return cases
 
-    A composite is exact outside the hole, so MSE_whole = hole_ratio · MSE_hole and
-    PSNR_whole = PSNR_hole − 10·log10(hole_ratio).
+
+def check_paired_difference(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(a (N,), b (N,)) -> (mean, ci95)``: the paired comparison of two methods' per-image scores.
+
+    The differences ``a[i] - b[i]`` of the pairs whose two values are finite; their mean and the 95 % half-width
+    ``1.96 * s / sqrt(n)`` with the sample standard deviation ``s`` (n − 1).
     """
-    cases = [(np.array([20.0, 25.0, 30.0, 18.5]), np.array([0.05, 0.1, 0.5, 0.3])),
-             (np.array([22.0]), np.array([1.0]))]
+    def unpaired(a, b):
+        pairs = np.array(_finite_pairs(a, b))
+        n = len(pairs)
+        return np.array([pairs[:, 0].mean() - pairs[:, 1].mean(),
+                         1.96 * np.sqrt(pairs[:, 0].var(ddof=1) / n + pairs[:, 1].var(ddof=1) / n)])
+
+    def population_std(a, b):
+        d = np.array([x - y for x, y in _finite_pairs(a, b)])
+        return np.array([d.mean(), 1.96 * d.std() / np.sqrt(len(d))])
+
+    def spread_not_interval(a, b):
+        d = np.array([x - y for x, y in _finite_pairs(a, b)])
+        return np.array([d.mean(), 1.96 * d.std(ddof=1)])
+
+    def misaligned(a, b):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        n = min(len(a), len(b))
+        return _paired_reference(a[:n], b[:n])
+
     mistakes = [
-        (lambda p, r: np.asarray(p) + 10 * np.log10(r), "wrong sign: the whole image is measured over MORE pixels, "
-                                                        "most of them exact, so its PSNR is HIGHER than the hole's"),
-        (lambda p, r: np.asarray(p) - 20 * np.log10(r), "the MSE scales by the hole ratio, so the PSNR moves by "
-                                                        "10·log10(ratio), not 20·log10"),
-        (lambda p, r: np.asarray(p) / np.asarray(r), "PSNR is logarithmic: scaling the MSE by r shifts the PSNR by "
-                                                     "−10·log10(r) dB"),
+        (unpaired, "this is the interval of two separate means: take the difference image by image first, then the "
+                   "mean and the interval of those differences (the shared difficulty cancels in each difference)"),
+        (population_std, "use the sample standard deviation, which divides by n − 1 (np.std(..., ddof=1))"),
+        (spread_not_interval, "the interval of a MEAN shrinks with more images: 1.96 · s / √n, not 1.96 · s"),
+        (lambda a, b: _paired_reference(b, a),
+         "the difference is a − b (the first method minus the second), not b − a"),
+        (misaligned, "drop a PAIR when either of its values is not finite, so that the pairs stay aligned: "
+                     "dropping the bad values of a and b separately pairs different images"),
     ]
-    return _run_check(student_fn, cases, lambda p, r: np.asarray(p, np.float64) - 10 * np.log10(r),
-                      mistakes=mistakes, tol=1e-6)
+    return _run_check(student_fn, _score_cases(90), _paired_reference, mistakes=mistakes,
+                      forbidden=["reporting.paired_difference", "reporting.summarize"], tol=1e-6)
+
+
+def _win_rate_reference(a, b):
+    """The share of the finite pairs in which a > b, a tie counting one half."""
+    pairs = _finite_pairs(a, b)
+    return sum(1.0 if x > y else 0.5 if x == y else 0.0 for x, y in pairs) / len(pairs)
+
+
+def check_win_rate(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool | None:
+    """Check ``student_fn(a (N,), b (N,)) -> float``: the share of images on which the first method scores higher.
+
+    Over the pairs whose two values are finite; a tie counts one half.
+    """
+    def ratio(a, b, tie):
+        pairs = _finite_pairs(a, b)
+        return sum(1.0 if x > y else tie if x == y else 0.0 for x, y in pairs) / len(pairs)
+
+    def over_all(a, b):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        return float(((a > b) + 0.5 * (a == b)).sum() / len(a))
+
+    mistakes = [
+        (lambda a, b: ratio(a, b, 1.0), "a tie is not a win: count it one half"),
+        (lambda a, b: ratio(a, b, 0.0), "a tie is not a loss either: count it one half"),
+        (lambda a, b: ratio(a, b, 0.5) * len(_finite_pairs(a, b)), "return a share between 0 and 1, not a count"),
+        (over_all, "leave out the pairs in which either value is not finite (NaN: no score), and divide by the "
+                   "number of pairs kept"),
+        (lambda a, b: 1.0 - _win_rate_reference(a, b), "the other way round: the share of images on which the FIRST "
+                                                       "method scores higher"),
+    ]
+    return _run_check(student_fn, _score_cases(91), _win_rate_reference, mistakes=mistakes, tol=1e-9)
 
 
 # --------------------------------------------------------------------------------------

@@ -70,10 +70,40 @@ def test_check_hole_ratio(capsys):
     assert "calls course_lib's masks.hole_ratio" in capsys.readouterr().out
 
 
-def test_check_masked_images(capsys):
-    assert checks.check_masked_images(lambda x, m: np.where(m > 0.5, x, 0.0)) is True
-    assert checks.check_masked_images(lambda x, m: x * (1 - m)) is False
-    assert checks.check_masked_images(lambda x, m: x) is False
+def test_check_grow_holes(capsys):
+    from scipy import ndimage
+
+    def with_scipy(masks):  # binary dilation of the holes with a 3 x 3 square; outside the frame is not a hole
+        holes = masks[..., 0] == 0
+        grown = np.stack([ndimage.binary_dilation(h, structure=np.ones((3, 3))) for h in holes])
+        return (~grown).astype(np.float32)[..., None]
+
+    def with_windows(masks):  # the minimum of each 3 x 3 window of the mask, padded with 1 (valid)
+        padded = np.pad(masks[..., 0], ((0, 0), (1, 1), (1, 1)), constant_values=1.0)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(1, 2))
+        return windows.min(axis=(-1, -2))[..., None]
+
+    assert checks.check_grow_holes(with_scipy) is True
+    assert checks.check_grow_holes(with_windows) is True
+    assert checks.check_grow_holes(lambda m: None) is None
+    cross = lambda m: np.stack([ndimage.binary_erosion(x[..., 0] > 0, border_value=1)  # noqa: E731
+                                for x in m]).astype(np.float32)[..., None]
+    assert checks.check_grow_holes(cross) is False
+    assert "3 × 3 square" in capsys.readouterr().out
+    framed = lambda m: np.pad(m[..., 0], ((0, 0), (1, 1), (1, 1)))  # noqa: E731 -- the frame padded as hole
+    assert checks.check_grow_holes(
+        lambda m: np.lib.stride_tricks.sliding_window_view(framed(m), (3, 3), axis=(1, 2)).min(axis=(-1, -2))[..., None]
+    ) is False
+    assert "frame" in capsys.readouterr().out
+    assert checks.check_grow_holes(lambda m: 1.0 - with_scipy(m)) is False
+    assert "1 = valid" in capsys.readouterr().out
+
+
+def test_check_grow_holes_detects_the_library(capsys):
+    from course_lib import losses
+
+    assert checks.check_grow_holes(lambda m: 1.0 - np.asarray(losses.dilate_holes(m))) is False
+    assert "calls course_lib's losses.dilate_holes" in capsys.readouterr().out
 
 
 def test_check_opencv_mask_to_course(capsys):
@@ -221,22 +251,6 @@ def test_check_pconv_window(capsys):
 
 # --- notebooks 04-07 ---
 
-def test_check_conv_params(capsys):
-    import keras
-
-    def conv_params(kernel_size, c_in, c_out, use_bias=True):
-        layer = keras.layers.Conv2D(c_out, kernel_size, use_bias=use_bias)
-        layer.build((None, 8, 8, c_in))
-        return layer.count_params()
-
-    assert checks.check_conv_params(conv_params) is True
-    assert checks.check_conv_params(lambda k, i, o, use_bias=True: k * k * i * o) is False
-    assert "biases are missing" in capsys.readouterr().out
-    assert checks.check_conv_params(lambda k, i, o, use_bias=True: k * i * o + o * use_bias) is False
-    assert "square" in capsys.readouterr().out
-    assert checks.check_conv_params(lambda k, i, o, use_bias=True: None) is None
-
-
 def _unet_layer_params(widths):
     """Written from the layers Keras builds: convolutions as (k, C_in, C_out), walked level by level."""
     layers = []
@@ -285,34 +299,6 @@ def test_check_unet_layer_params_compares_with_the_model(capsys):
     assert "the model's" in out and "bias is missing" in out
 
 
-def test_check_fill_holes_white(capsys):
-    assert checks.check_fill_holes_white(lambda x, m: np.where(m == 1, x, 1.0)) is True
-    assert checks.check_fill_holes_white(lambda x, m: x * m) is False
-    assert "white" in capsys.readouterr().out
-    assert checks.check_fill_holes_white(lambda x, m: np.where(m == 0, x, 1.0)) is False
-    from course_lib import models
-
-    assert checks.check_fill_holes_white(lambda x, m: models.prepare_inputs("vanilla", x, m)) is False
-    assert "calls course_lib's models.prepare_inputs" in capsys.readouterr().out
-
-
-def test_check_pconv_params(capsys):
-    from course_lib import layers
-
-    def pconv_params(k, c_in, c_out):
-        x, m = np.zeros((1, 8, 8, c_in), np.float32), np.ones((1, 8, 8, c_in), np.float32)
-        correct, source = layers.PConv2D(c_out, k), layers.SourcePConv2D(c_out, k)
-        correct([x, m])
-        source([x, m])
-        return correct.count_params(), source.count_params() - correct.count_params()
-
-    assert checks.check_pconv_params(pconv_params) is True
-    assert checks.check_pconv_params(lambda k, i, o: (None, None)) is None
-    assert checks.check_pconv_params(lambda k, i, o: (k * k * i * o + o, k * k)) is False
-    assert "as big as the image kernel" in capsys.readouterr().out
-    assert checks.check_pconv_params(lambda k, i, o: (k * k * i * o, k * k * i * o)) is False
-
-
 def _dilate(mask, k):
     r = k // 2
     padded = np.pad(mask, r)
@@ -343,34 +329,6 @@ def test_check_layers_to_close(capsys):
     assert checks.check_layers_to_close(lambda h: h // 2) is False
 
 
-def test_check_composite(capsys):
-    assert checks.check_composite(lambda x, y, m: np.where(m == 1, x, y)) is True
-    assert checks.check_composite(lambda x, y, m: np.where(m == 1, y, x)) is False
-    assert "other way round" in capsys.readouterr().out
-    assert checks.check_composite(lambda x, y, m: None) is None
-    assert checks.check_composite(lambda x, y, m: np.full(x.shape, 0.5)) is False    # a constant
-
-
-def test_check_composite_detects_the_library(capsys):
-    from course_lib import evaluate
-
-    assert checks.check_composite(evaluate.composite) is False
-    assert "calls course_lib's evaluate.composite" in capsys.readouterr().out
-    assert checks.check_composite(lambda x, y, m: evaluate.composite(x, y, m) + 0.0) is False
-    assert "calls course_lib's evaluate.composite" in capsys.readouterr().out
-    assert checks.check_composite(lambda x, y, m: x * m + y * (1 - m)) is True
-
-
-def test_check_whole_psnr_from_hole(capsys):
-    def from_mse(p, r):  # through the MSE: whole MSE = r * hole MSE
-        hole_mse = 10.0 ** (-np.asarray(p) / 10.0)
-        return 10.0 * np.log10(1.0 / (np.asarray(r) * hole_mse))
-
-    assert checks.check_whole_psnr_from_hole(from_mse) is True
-    assert checks.check_whole_psnr_from_hole(lambda p, r: p + 10 * np.log10(r)) is False
-    assert "sign" in capsys.readouterr().out
-
-
 def test_check_total_variation(capsys):
     def tv(image, region):
         r = region[..., 0].astype(bool)
@@ -394,3 +352,81 @@ def test_check_liu_pixel_loss(capsys):
     assert checks.check_liu_pixel_loss(lambda x, y, m: liu(x, y, 1 - m)) is False
     assert "swapped" in capsys.readouterr().out
     assert checks.check_liu_pixel_loss(lambda x, y, m: np.abs(y - x).mean()) is False
+
+
+# --- notebook 06 ---------------------------------------------------------------------------
+
+def _finite_pairs(a, b):
+    keep = np.isfinite(a) & np.isfinite(b)
+    return np.asarray(a, float)[keep], np.asarray(b, float)[keep]
+
+
+def test_check_paired_difference(capsys):
+    from scipy import stats
+
+    def with_numpy(a, b):
+        a, b = _finite_pairs(a, b)
+        d = a - b
+        return d.mean(), 1.96 * d.std(ddof=1) / np.sqrt(d.size)
+
+    def with_scipy(a, b):
+        a, b = _finite_pairs(a, b)
+        return float(np.mean(a - b)), 1.96 * float(stats.sem(a - b))
+
+    assert checks.check_paired_difference(with_numpy) is True
+    assert checks.check_paired_difference(with_scipy) is True
+    assert checks.check_paired_difference(lambda a, b: None) is None
+
+    def unpaired(a, b):
+        a, b = _finite_pairs(a, b)
+        return a.mean() - b.mean(), 1.96 * np.hypot(stats.sem(a), stats.sem(b))
+
+    assert checks.check_paired_difference(unpaired) is False
+    assert "two separate means" in capsys.readouterr().out
+    assert checks.check_paired_difference(lambda a, b: (with_numpy(a, b)[0], with_numpy(a, b)[1] * np.sqrt(
+        np.isfinite(np.asarray(a) - b).sum()))) is False
+    assert "√n" in capsys.readouterr().out
+    assert checks.check_paired_difference(lambda a, b: with_numpy(b, a)) is False
+    assert "not b − a" in capsys.readouterr().out
+
+    def misaligned(a, b):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        n = min(a.size, b.size)
+        return with_numpy(a[:n], b[:n])
+
+    assert checks.check_paired_difference(misaligned) is False
+    assert "aligned" in capsys.readouterr().out
+
+
+def test_check_paired_difference_detects_the_library(capsys):
+    from course_lib import reporting
+
+    def via_library(a, b):
+        summary = reporting.paired_difference(a, b)
+        return summary["mean"], summary["ci95"]
+
+    assert checks.check_paired_difference(via_library) is False
+    assert "calls course_lib's reporting.paired_difference" in capsys.readouterr().out
+
+
+def test_check_win_rate(capsys):
+    def vectorised(a, b):
+        a, b = _finite_pairs(a, b)
+        return float(np.mean(np.sign(a - b) / 2 + 0.5))      # win 1, tie 1/2, loss 0
+
+    def by_ranks(a, b):
+        a, b = _finite_pairs(a, b)
+        return ((a > b).sum() + 0.5 * (a == b).sum()) / a.size
+
+    assert checks.check_win_rate(vectorised) is True
+    assert checks.check_win_rate(by_ranks) is True
+    assert checks.check_win_rate(lambda a, b: None) is None
+    assert checks.check_win_rate(lambda a, b: float(np.mean(np.greater_equal(*_finite_pairs(a, b))))) is False
+    assert "tie is not a win" in capsys.readouterr().out
+    assert checks.check_win_rate(lambda a, b: float(np.mean(np.greater(*_finite_pairs(a, b))))) is False
+    assert "not a loss either" in capsys.readouterr().out
+    assert checks.check_win_rate(lambda a, b: vectorised(a, b) * _finite_pairs(a, b)[0].size) is False
+    assert "not a count" in capsys.readouterr().out
+    assert checks.check_win_rate(lambda a, b: vectorised(b, a)) is False
+    assert "FIRST" in capsys.readouterr().out
