@@ -167,7 +167,9 @@ def _first_difference(got, want, same_kind: Callable[[Any], bool]) -> str | None
         return "kernel"
     if _pair(getattr(got, "strides", None)) != _pair(want.strides):
         return "strides"
-    if str(getattr(got, "padding", "same")).lower() != str(want.padding).lower():
+    # Windows that tile the input (a 2x2 kernel with stride 2) need no padding: "valid" and "same" agree there.
+    tiles = _pair(getattr(got, "strides", None)) == tuple(got.weights[0].shape[:2])
+    if str(getattr(got, "padding", "same")).lower() != str(want.padding).lower() and not tiles:
         return "padding"
     if [tuple(w.shape) for w in got.weights] != [tuple(w.shape) for w in want.weights]:
         return "weights"

@@ -51,7 +51,8 @@ def vanilla_loops(input_shape=(32, 32, 3), *, swap=False, skip_after_pool=False,
 
 
 def vanilla_unrolled(input_shape=(32, 32, 3)):
-    """A correct vanilla U-Net unrolled, its conv pairs nested keras.Sequential blocks with separate ReLUs."""
+    """A correct vanilla U-Net unrolled, its conv pairs nested keras.Sequential blocks with separate ReLUs, its
+    Conv2DTranspose layers with the default padding ("valid": the same output for a 2x2 kernel with stride 2)."""
     def pair(filters):
         return keras.Sequential([kl.Conv2D(filters, 3, padding="same"), kl.ReLU(),
                                  kl.Conv2D(filters, 3, padding="same"), kl.Activation("relu")])
@@ -62,10 +63,10 @@ def vanilla_unrolled(input_shape=(32, 32, 3)):
     e3 = pair(128)(kl.MaxPooling2D()(e2))
     e4 = pair(256)(kl.MaxPooling2D()(e3))
     b = pair(512)(kl.MaxPooling2D()(e4))
-    d4 = pair(256)(kl.concatenate([kl.Conv2DTranspose(256, (2, 2), strides=(2, 2), padding="same")(b), e4]))
-    d3 = pair(128)(kl.concatenate([kl.Conv2DTranspose(128, (2, 2), strides=(2, 2), padding="same")(d4), e3]))
-    d2 = pair(64)(kl.concatenate([kl.Conv2DTranspose(64, (2, 2), strides=(2, 2), padding="same")(d3), e2]))
-    d1 = pair(32)(kl.concatenate([kl.Conv2DTranspose(32, (2, 2), strides=(2, 2), padding="same")(d2), e1]))
+    d4 = pair(256)(kl.concatenate([kl.Conv2DTranspose(256, (2, 2), strides=(2, 2))(b), e4]))
+    d3 = pair(128)(kl.concatenate([kl.Conv2DTranspose(128, (2, 2), strides=(2, 2))(d4), e3]))
+    d2 = pair(64)(kl.concatenate([kl.Conv2DTranspose(64, (2, 2), strides=(2, 2))(d3), e2]))
+    d1 = pair(32)(kl.concatenate([kl.Conv2DTranspose(32, (2, 2), strides=(2, 2))(d2), e1]))
     logits = kl.Conv2D(3, (3, 3), padding="same")(d1)
     return keras.Model(image, kl.Activation("sigmoid")(logits))
 
