@@ -8,8 +8,10 @@ The protocol
   bin (``"0.01-0.1"`` ... ``"0.5-0.6"``) plus ``"strokes"``.  Image ``i`` is paired with mask
   ``i mod K`` of each group (``K`` masks in the group), so every method sees exactly the same
   (image, mask) pairs, and the pairing does not depend on a random generator.
-* **Methods**: each network (one ``model.predict`` pass per group) and each classical method of
-  ``classical.CLASSICAL_METHODS``.
+* **Methods**: each network (one ``model.predict`` pass per group), each classical method of
+  ``classical.CLASSICAL_METHODS`` and, on CIFAR-10, :data:`DATABASE_METHOD`: inpainting from the
+  45,000 training images the networks learn from (``classical.inpaint_database``; the test images
+  are never in it).
 * **Variants**: ``"raw"`` is the method's output as it is; ``"composite"`` pastes the known pixels
   back, ``gt * mask + output * (1 - mask)``.  Inside the hole both are the same, so the hole
   metrics of the two variants are equal.  The classical methods return the known pixels
@@ -257,7 +259,7 @@ def score_method(images, outputs, masks) -> dict[str, dict[str, dict]]:
 
 
 def paired_comparison(per_image: dict, networks, references) -> dict:
-    """``{network: {reference: {group: summary of the per-image difference}}}``.
+    """``{network: {reference: {group: summary of the per-image difference}}}`` (a method is not compared with itself).
 
     Args:
         per_image: ``{method: {group: (N,) scores}}`` of one metric and variant.
@@ -266,19 +268,42 @@ def paired_comparison(per_image: dict, networks, references) -> dict:
     return {network: {reference: {group: paired_difference(per_image[network][group],
                                                             per_image[reference][group])
                                   for group in per_image[network]}
-                      for reference in references}
+                      for reference in references if reference != network}
             for network in networks}
 
 
 # --------------------------------------------------------------------------- the methods
-def _select_classical(methods) -> dict:
-    """The classical methods to run: all of them for ``None``, else those named."""
+#: The name of inpainting from a database of images in results and tables (``classical.inpaint_database``).
+DATABASE_METHOD = "database"
+
+
+def training_database() -> np.ndarray:
+    """The images the networks learn from, as a database: uint8 (45,000, 32, 32, 3).
+
+    CIFAR-10's training split less the ``full`` profile's validation images (the last 5,000), the
+    same images :func:`course_lib.train.split_train_val` trains on.
+    """
+    (x_train, _), _ = data.load_cifar10(n_test=len(data.CLASS_NAMES))
+    return x_train[:len(x_train) - config.get_profile("full").n_val]
+
+
+def _select_classical(methods, *, database: bool = True) -> dict:
+    """The classical methods to run: all of them for ``None`` (with :data:`DATABASE_METHOD` only if
+    ``database``: its images are 32 x 32), else those named."""
+    names = [*classical.CLASSICAL_METHODS, DATABASE_METHOD]
     if methods is None:
-        return dict(classical.CLASSICAL_METHODS)
-    unknown = [m for m in methods if m not in classical.CLASSICAL_METHODS]
+        methods = names if database else list(classical.CLASSICAL_METHODS)
+    unknown = [m for m in methods if m not in names]
     if unknown:
-        raise ValueError(f"Unknown classical method(s) {unknown}: choose from {list(classical.CLASSICAL_METHODS)}.")
-    return {name: classical.CLASSICAL_METHODS[name] for name in methods}
+        raise ValueError(f"Unknown classical method(s) {unknown}: choose from {names}.")
+    return {name: (classical.make_database_method(training_database()) if name == DATABASE_METHOD
+                   else classical.CLASSICAL_METHODS[name]) for name in methods}
+
+
+def _copying(names) -> list[str]:
+    """The methods among ``names`` that copy rather than smooth: the paired comparison holds them up against the
+    smoothing ones, as it does the networks (notebook 01, section 6)."""
+    return [name for name in names if name in ("patch", DATABASE_METHOD)]
 
 
 def _network_runner(kind: str, model: keras.Model, batch_size: int):
@@ -288,10 +313,10 @@ def _network_runner(kind: str, model: keras.Model, batch_size: int):
     return run
 
 
-def _method_runners(networks: dict, methods, batch_size: int) -> dict:
+def _method_runners(networks: dict, methods, batch_size: int, *, database: bool = True) -> dict:
     """``{name: callable(images, masks) -> outputs}``: the networks first, then the classical methods."""
     runners = {name: _network_runner(kind, model, batch_size) for name, (kind, model, _) in networks.items()}
-    runners.update(_select_classical(methods))
+    runners.update(_select_classical(methods, database=database))
     return runners
 
 
@@ -300,7 +325,7 @@ def method_functions(checkpoints=None, methods=None, batch_size: int = 256) -> d
 
     Args:
         checkpoints: as in :func:`evaluate` (``None``: no network).
-        methods: classical method names (``None``: all, ``()``: none).
+        methods: classical method names, :data:`DATABASE_METHOD` among them (``None``: all, ``()``: none).
 
     Returns:
         ``{name: callable}``; each takes float (N, H, W, 3) images in [0, 1] and float
@@ -409,8 +434,9 @@ def evaluate(
         seed: seed of the test subset.
         images: evaluate these images instead of CIFAR-10: uint8 or float (N, H, W, 3) in [0, 1].
         batch_size: images per network forward pass.
-        methods: names of the classical methods to run; ``None``: all of
-            ``classical.CLASSICAL_METHODS``; ``()``: none.
+        methods: names of the classical methods to run (keys of ``classical.CLASSICAL_METHODS`` and
+            :data:`DATABASE_METHOD`); ``None``: all of them (the database only on CIFAR-10 test
+            images, not on ``images=``); ``()``: none.
         max_images_per_method: ``{method: m}``: evaluate that method on the first ``m`` images
             only (for a slow method); the JSON records how many images each number rests on.
         n_examples: images shown per qualitative figure.
@@ -437,7 +463,8 @@ def evaluate(
     started = time.perf_counter()
     images, data_source = _load_test_images(images, n_test, seed)
     networks = _resolve_checkpoints(checkpoints)
-    runners = _method_runners(networks, methods, batch_size)
+    # The database holds CIFAR-10 images: by default it competes only on CIFAR-10 test images.
+    runners = _method_runners(networks, methods, batch_size, database=data_source["source"] == "CIFAR-10 test split")
     if not runners:
         raise ValueError("Nothing to evaluate: pass checkpoints=... or leave methods=None for the classical methods.")
     images_per_method = _images_per_method(runners, len(images), max_images_per_method)
@@ -478,7 +505,7 @@ def evaluate(
         "paired": {
             "metric": PAIRED_METRIC,
             "variant": PAIRED_VARIANT,
-            "differences": (paired_comparison(paired_scores, list(networks), classical_names)
+            "differences": (paired_comparison(paired_scores, list(networks) + _copying(classical_names), classical_names)
                             if classical_names else {}),
         },
     }

@@ -75,7 +75,8 @@ def paired_difference(values, reference) -> dict:
     is not finite are left out (``n_undefined``).
     """
     n = min(len(values), len(reference))
-    return summarize(np.asarray(values[:n], np.float64) - np.asarray(reference[:n], np.float64))
+    with np.errstate(invalid="ignore"):  # inf - inf (two exact fills) is undefined: left out as NaN
+        return summarize(np.asarray(values[:n], np.float64) - np.asarray(reference[:n], np.float64))
 
 
 def load_results(results_or_path) -> dict:
@@ -146,7 +147,7 @@ def best_classical(results, metric=PAIRED_METRIC, variant=PAIRED_VARIANT) -> str
 
 
 def paired_table_markdown(results, references=None) -> str:
-    """Markdown table of the paired comparison: per network and reference, per group,
+    """Markdown table of the paired comparison: per method (networks, then copying methods) and reference, per group,
     the mean per-image difference in hole PSNR (dB) with its 95 % interval.
 
     ``references``: classical methods to compare with; ``None``: the best one
@@ -161,9 +162,9 @@ def paired_table_markdown(results, references=None) -> str:
         references = list(dict.fromkeys([best_classical(results), "diffusion"]))
     first = next(iter(paired["differences"].values()))
     references = [r for r in references if r in first]
-    lines = [f"**Paired: network − classical, {METRIC_LABELS[paired['metric']]}** ({paired['variant']}; "
-             "mean ± 95 % CI of the per-image difference; above 0: the network wins)", "",
-             "| network − method | " + " | ".join(groups) + " |",
+    lines = [f"**Paired: method − reference, {METRIC_LABELS[paired['metric']]}** ({paired['variant']}; "
+             "mean ± 95 % CI of the per-image difference; above 0: the first method wins)", "",
+             "| method − reference | " + " | ".join(groups) + " |",
              "|---|" + "---:|" * len(groups)]
     for network, per_reference in paired["differences"].items():
         for reference in references:
@@ -176,6 +177,28 @@ def _format_signed(summary: dict) -> str:
     if summary["mean"] is None:
         return "n/a"
     return f"{summary['mean']:+.2f} ± {summary['ci95']:.2f}"
+
+
+def time_per_image(results) -> dict[str, float]:
+    """``{method: milliseconds per image}``: each method's running time over the (image, mask) pairs it filled."""
+    meta = load_results(results)["metadata"]
+    pairs = {method: n * len(meta["groups"]) for method, n in meta["images_per_method"].items()}
+    return {method: 1000.0 * meta["runtime_seconds"][method] / pairs[method] for method in pairs if pairs[method]}
+
+
+def _format_ms(ms: float) -> str:
+    """Two or three significant digits: 0.04, 2.2, 12.3, 104."""
+    return f"{ms:.2f}" if ms < 1 else f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
+
+
+def time_table_markdown(results) -> str:
+    """One row per method: what filling one 32 x 32 image cost in the run (wall-clock, batched)."""
+    results = load_results(results)
+    machine = results["metadata"].get("machine", {})
+    where = f" on {machine['cpu_count']} CPU cores" if machine.get("cpu_count") else ""
+    lines = [f"**Time per image** (ms, wall-clock, batch by batch{where})", "", "| method | ms per image |", "|---|---:|"]
+    lines += [f"| {method} | {_format_ms(ms)} |" for method, ms in time_per_image(results).items()]
+    return "\n".join(lines) + "\n"
 
 
 def results_markdown(results) -> str:
@@ -198,6 +221,7 @@ def results_markdown(results) -> str:
     parts += [legend, results_table_markdown(results)]
     if results.get("paired", {}).get("differences"):
         parts.append(paired_table_markdown(results))
+    parts.append(time_table_markdown(results))
     if meta["networks"]:
         parts += ["## Networks, raw output (known pixels not pasted back)",
                   results_table_markdown(results, ("psnr", "ssim"), variant="raw", methods=meta["networks"])]

@@ -20,10 +20,11 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def results_block(results_path=ROOT / "results" / "results.json") -> str:
-    """The Markdown between the markers: the per-metric tables, then the paired comparison."""
+    """The Markdown between the markers: the per-metric tables, the paired comparison, the time per image."""
     tables = reporting.results_table_markdown(results_path)
     paired = reporting.paired_table_markdown(results_path)
-    return f"{BEGIN}\n{tables}\n{paired}{END}"
+    times = reporting.time_table_markdown(results_path)
+    return f"{BEGIN}\n{tables}\n{paired}\n{times}{END}"
 
 
 def main() -> int:

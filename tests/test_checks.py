@@ -430,3 +430,52 @@ def test_check_win_rate(capsys):
     assert "not a count" in capsys.readouterr().out
     assert checks.check_win_rate(lambda a, b: vectorised(b, a)) is False
     assert "FIRST" in capsys.readouterr().out
+
+
+# --- notebook 01: patches and a database -------------------------------------------------------
+
+def test_check_patch_ssd(capsys):
+    def broadcast(target, known, candidates):
+        return (known * (candidates - target) ** 2).sum(axis=(1, 2, 3))
+
+    def expanded(target, known, candidates):  # Σ k·c² − 2 Σ k·c·t + Σ k·t², as products
+        k = np.broadcast_to(known, target.shape).reshape(-1)
+        flat = candidates.reshape(len(candidates), -1)
+        t = target.reshape(-1)
+        return flat ** 2 @ k - 2 * flat @ (k * t) + np.sum(k * t ** 2)
+
+    assert checks.check_patch_ssd(broadcast) is True
+    assert checks.check_patch_ssd(expanded) is True
+    assert checks.check_patch_ssd(lambda t, k, c: None) is None
+    assert checks.check_patch_ssd(lambda t, k, c: ((c - t) ** 2).sum(axis=(1, 2, 3))) is False
+    assert "known pixels" in capsys.readouterr().out
+    assert checks.check_patch_ssd(lambda t, k, c: (k * np.abs(c - t)).sum(axis=(1, 2, 3))) is False
+    assert "SQUARED" in capsys.readouterr().out
+
+
+def test_check_masked_distances(capsys):
+    def three_products(queries, masks, database):
+        n, m = len(queries), len(database)
+        w = np.broadcast_to(masks, queries.shape).reshape(n, -1)
+        x, y = queries.reshape(n, -1), database.reshape(m, -1)
+        return (w * x ** 2).sum(axis=1)[:, None] - 2 * (w * x) @ y.T + w @ (y ** 2).T
+
+    def broadcast(queries, masks, database):
+        return (masks[:, None] * (queries[:, None] - database[None]) ** 2).sum(axis=(2, 3, 4))
+
+    assert checks.check_masked_distances(three_products) is True
+    assert checks.check_masked_distances(broadcast) is True
+    assert checks.check_masked_distances(lambda q, m, d: None) is None
+    assert checks.check_masked_distances(lambda q, m, d: broadcast(q, np.ones_like(m), d)) is False
+    assert "multiply by the query's mask" in capsys.readouterr().out
+
+    def unmasked_database_term(queries, masks, database):
+        n, m = len(queries), len(database)
+        w = np.broadcast_to(masks, queries.shape).reshape(n, -1)
+        x, y = queries.reshape(n, -1), database.reshape(m, -1)
+        return (w * x ** 2).sum(axis=1)[:, None] - 2 * (w * x) @ y.T + (y ** 2).sum(axis=1)[None, :]
+
+    assert checks.check_masked_distances(unmasked_database_term) is False
+    assert "database term needs the query's mask" in capsys.readouterr().out
+    assert checks.check_masked_distances(lambda q, m, d: broadcast(q, m, d).T) is False
+    assert "one row per query" in capsys.readouterr().out

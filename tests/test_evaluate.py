@@ -289,3 +289,37 @@ def test_composite_refuses_0_255_masks():
     mask = np.repeat(box_mask(slice(0, 8), slice(0, 8))[None], len(images), axis=0) * 255
     with pytest.raises(ValueError, match="0/255"):
         evaluate.composite(images, images, mask)
+
+
+# --------------------------------------------------------------------------- the database method
+def test_the_database_is_the_training_images_and_competes_only_on_cifar(tmp_path, monkeypatch):
+    from fake_cifar import write_fake_cifar
+
+    from course_lib import config, data, train
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(write_fake_cifar(tmp_path / "data", per_batch=1100)))
+    database = evaluate.training_database()
+    (x_train, _), _ = data.load_cifar10(n_test=10)
+    training_pool, _ = train.split_train_val(x_train, None, n_train=None, n_val=config.get_profile("full").n_val, seed=0)
+    np.testing.assert_array_equal(database, training_pool)           # the images split_train_val trains on
+
+    everything = evaluate.method_functions()
+    assert list(everything) == [*classical.CLASSICAL_METHODS, evaluate.DATABASE_METHOD]
+    images, masks = data.images_to_float(x_train[-2:]), np.ones((2, 32, 32, 1), np.float32)
+    masks[:, 8:24, 8:24] = 0.0
+    np.testing.assert_array_equal(everything["database"](images, masks),
+                                  classical.inpaint_database(images, masks, database))
+    results = evaluate.evaluate(out_dir=tmp_path / "out", images=constant_images(), figures=False, verbose=False)
+    assert evaluate.DATABASE_METHOD not in results["metadata"]["methods"]   # other images: no database by default
+    with pytest.raises(ValueError, match="Unknown classical method"):
+        evaluate.method_functions(methods=["databse"])
+
+
+def test_time_per_image_by_hand():
+    from course_lib import reporting
+
+    results = {"metadata": {"groups": ["a", "b"], "images_per_method": {"x": 10, "y": 5},
+                            "runtime_seconds": {"x": 2.0, "y": 0.5, "total": 2.5}, "machine": {"cpu_count": 2}}}
+    assert reporting.time_per_image(results) == {"x": 100.0, "y": 50.0}   # 2 s / 20 pairs, 0.5 s / 10 pairs
+    table = reporting.time_table_markdown(results)
+    assert "| x | 100 |" in table and "| y | 50.0 |" in table and "2 CPU cores" in table
