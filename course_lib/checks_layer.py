@@ -37,7 +37,7 @@ import keras
 from course_lib import layers
 from course_lib.checks import CORRECT, NOT_ATTEMPTED, _TRAP_MESSAGE, _say, _switched_off, rel_error
 
-__all__ = ["set_kernel_and_bias", "pconv_reference", "check_pconv_layer"]
+__all__ = ["set_kernel_and_bias", "pconv_reference", "check_pconv_layer", "model_problem"]
 
 # float32 layer against a float64 reference: |got - expected| <= RTOL·|expected| + ATOL·max(1, max|expected|).
 RTOL = 1e-4
@@ -497,6 +497,32 @@ def _run_case(layer_class, case: _Case, index: int, name: str):
         raise _Fail(f"✗ {ctor}([x, mask]) raised {type(err).__name__}: {_error_text(err)} (on its second call, "
                     f"after set_kernel_and_bias, with {case.description})")
     return _check_outputs(answer, case, ctor)
+
+
+def model_problem(layer_class) -> str | None:
+    """Why a layer that passes :func:`check_pconv_layer` would still fail inside a functional ``keras.Model``
+    (as notebook 05's U-Net uses it), or None when it works there.
+
+    The check calls the layer on arrays; a model first calls it on symbolic tensors whose batch size is
+    None, then runs it as a compiled graph, where ``.numpy()`` and ``x.shape``-based broadcasting fail.
+    """
+    case = _cases()[0]
+    ref = pconv_reference(case.x, case.mask, case.kernel, case.bias, case.strides, case.padding)
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x, mask = keras.Input(case.x.shape[1:]), keras.Input(case.mask.shape[1:])
+            layer = layer_class(case.filters, case.kernel_size, strides=case.strides, padding=case.padding)
+            model = keras.Model([x, mask], layer([x, mask]))
+            set_kernel_and_bias(layer, case.kernel, case.bias)
+            got = [np.asarray(a, np.float64) for a in model.predict([case.x, case.mask], verbose=0)]
+    except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
+        return (f"inside a keras.Model it raises {type(err).__name__}: {_error_text(err)[:200]} (a model calls it first "
+                "on tensors whose batch size is None: build shapes with ops.shape(x) or ops.ones_like(x), and use "
+                "keras.ops only, no .numpy())")
+    if not (_close(got[0], ref[0], _poisoned(case, got[0])) and _close(got[1], ref[1])):
+        return "inside a keras.Model it gives other values than on arrays: use keras.ops only, no .numpy()"
+    return None
 
 
 # --------------------------------------------------------------------------------------

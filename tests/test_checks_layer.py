@@ -528,3 +528,21 @@ def test_hints_follow_the_order_of_diagnosis(capsys):
     assert "source's bug 1" in capsys.readouterr().out
     assert check_pconv_layer(Bug1AndNaN) is False
     assert "source's bug 1" in capsys.readouterr().out
+
+
+class EagerOnly(ConvCount):
+    """Right on arrays, but it turns a tensor into NumPy: no symbolic tensor or graph can do that."""
+
+    def ratio(self, count):
+        count = np.asarray(count)
+        return np.where(count > 0, self.k * self.k * self.channels / np.maximum(count, 1.0), 0.0).astype(np.float32)
+
+
+def test_model_problem_says_why_a_correct_layer_would_fail_in_a_model(capsys):
+    from course_lib.checks_layer import model_problem
+
+    assert check_pconv_layer(EagerOnly) is True                   # right on arrays: the exercise is solved
+    assert "no .numpy()" in model_problem(EagerOnly)
+    assert "batch size is None" in model_problem(ConvCount)      # broadcast_to a shape holding None
+    assert model_problem(DepthwiseCount) is None
+    assert model_problem(layers.PConv2D) is None
