@@ -560,16 +560,11 @@ def inpaint_patch(images, masks, *, patch_size: int = PATCH_SIZE, data_term: boo
     """
     patch_size = _check_patch_size(patch_size)
     images, known = _check_inputs(images, masks)
-    filled = images.copy()
-    for i in range(len(images)):
-        n_known = int(known[i].sum())
-        if n_known == known[i].size:
-            continue
-        if n_known == 0:
-            filled[i] = ALL_HOLE_FILL
-        else:
-            filled[i] = _patch_fill_one(images[i], known[i, ..., 0], patch_size, bool(data_term))[0]
-    return _paste_known(images, np.clip(filled, 0, 1), known)
+
+    def fill_one(image, hole):
+        return np.clip(_patch_fill_one(image, hole == 0, patch_size, bool(data_term))[0], 0, 1)
+
+    return _fill_each_image(fill_one, images, known)
 
 
 # --------------------------------------------------------------------------- database (Hays & Efros)
