@@ -347,6 +347,10 @@ def check_diffusion_step(student_fn: Callable[[np.ndarray, np.ndarray, float], A
                       forbidden=["classical.diffusion_step", "classical._laplacian"])
 
 
+# --------------------------------------------------------------------------------------
+# Notebook 02: copying instead of smoothing.
+# --------------------------------------------------------------------------------------
+
 def _patch_ssd_reference(target, known, candidates):
     """Sum over the target's known pixels (and channels) of (candidate - target)², for each candidate, by loops."""
     target, known = np.asarray(target, np.float64), np.asarray(known, np.float64)
@@ -446,7 +450,7 @@ def check_masked_distances(student_fn: Callable[[np.ndarray, np.ndarray, np.ndar
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 02: measuring inpainting.
+# Notebook 03: measuring inpainting.
 # --------------------------------------------------------------------------------------
 
 def _psnr_reference(y_true, y_pred):
@@ -559,7 +563,7 @@ def check_global_ssim(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bo
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 03: partial convolution.
+# Notebook 04: partial convolution.
 # --------------------------------------------------------------------------------------
 
 def _window_cases(seed: int):
@@ -676,8 +680,8 @@ def check_pconv_window(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray,
     return _run_check(student_fn, cases, _pconv_window_reference, mistakes=mistakes)
 
 
-# --- notebooks 04-07 ---
-# Checks for the exercises of notebooks 04 (vanilla U-Net), 05 (PConv U-Net), 06 (comparison) and
+# --- notebooks 05-08 ---
+# Checks for the exercises of notebooks 05 (vanilla U-Net), 06 (PConv U-Net), 07 (comparison) and
 # 07 (beyond the source).  References are hand-computed formulas or plain loops, never course_lib code.
 
 def _check_number(answer, expected: float, mistakes: Sequence[tuple[float, str]] = (), *, tol: float = 1e-9,
@@ -699,7 +703,7 @@ def _check_number(answer, expected: float, mistakes: Sequence[tuple[float, str]]
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 04: the vanilla U-Net.
+# Notebook 05: the vanilla U-Net.
 # --------------------------------------------------------------------------------------
 
 def _conv_params_reference(kernel_size, c_in, c_out, use_bias=True):
@@ -799,7 +803,7 @@ def check_unet_layer_params(student_fn: Callable[[Sequence[int]], Any], model=No
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 05: the partial-convolution U-Net.
+# Notebook 06: the partial-convolution U-Net.
 # --------------------------------------------------------------------------------------
 
 def _update_mask_reference(mask, kernel_size):
@@ -853,7 +857,7 @@ def check_layers_to_close(student_fn: Callable[[int], Any]) -> bool | None:
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 06: comparison.
+# Notebook 07: comparison.
 # --------------------------------------------------------------------------------------
 
 def _finite_pairs(a, b) -> list[tuple[float, float]]:
@@ -959,7 +963,7 @@ def check_win_rate(student_fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool 
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 07: beyond the source.
+# Notebook 08: beyond the source.
 # --------------------------------------------------------------------------------------
 
 def _total_variation_reference(image, region):

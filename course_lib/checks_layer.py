@@ -1,4 +1,4 @@
-"""The check of notebook 03's last exercise: the student's partial-convolution Keras layer ``MyPConv2D``.
+"""The check of notebook 04's last exercise: the student's partial-convolution Keras layer ``MyPConv2D``.
 
 The student writes ``class MyPConv2D(keras.layers.Layer)`` with ``__init__(filters, kernel_size,
 strides=1, padding="same", **kwargs)``, ``build([features_shape, mask_shape])`` and
@@ -501,7 +501,7 @@ def _run_case(layer_class, case: _Case, index: int, name: str):
 
 def model_problem(layer_class) -> str | None:
     """Why a layer that passes :func:`check_pconv_layer` would still fail inside a functional ``keras.Model``
-    (as notebook 05's U-Net uses it), or None when it works there.
+    (as notebook 06's U-Net uses it), or None when it works there.
 
     The check calls the layer on arrays; a model first calls it on symbolic tensors whose batch size is
     None, then runs it as a compiled graph, where ``.numpy()`` and ``x.shape``-based broadcasting fail.
@@ -657,7 +657,7 @@ _LIBRARY_METHODS = [(layers.PConv2D.call, "layers.PConv2D"), (layers.PConv2D.bui
 
 
 def check_pconv_layer(layer_class: Any) -> bool | None:
-    """Check the student's partial-convolution layer class (notebook 03): prints one line, never raises.
+    """Check the student's partial-convolution layer class (notebook 04): prints one line, never raises.
 
     ``layer_class(filters, kernel_size, strides=..., padding=...)`` called on ``[x, mask]`` (x
     (N, H, W, C_in) float32, mask (N, H, W, 1) or (N, H, W, C_in), 1 = valid, 0 = hole) must return

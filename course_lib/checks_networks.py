@@ -1,4 +1,4 @@
-"""Feedback for the two network exercises: notebook 04's vanilla U-Net, notebook 05's PConv U-Net.
+"""Feedback for the two network exercises: notebook 05's vanilla U-Net, notebook 06's PConv U-Net.
 
 Both checks follow :mod:`course_lib.checks`: they print one line and return ``True``
 ("✓ correct"), ``False`` ("✗ <what to fix>") or ``None`` (not attempted), and never raise.
@@ -326,7 +326,7 @@ def _guarded(check: Callable[[], bool | None]) -> bool | None:
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 04: the vanilla U-Net.
+# Notebook 05: the vanilla U-Net.
 # --------------------------------------------------------------------------------------
 
 _VANILLA_FORBIDDEN = ("models.build_vanilla_unet", "models.build_model")
@@ -505,7 +505,7 @@ def _check_vanilla(build_fn) -> bool | None:
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 05: the partial-convolution U-Net.
+# Notebook 06: the partial-convolution U-Net.
 # --------------------------------------------------------------------------------------
 
 _PCONV_FORBIDDEN = ("models.build_pconv_unet", "models.build_model")

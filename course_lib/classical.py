@@ -821,7 +821,7 @@ CLASSICAL_METHODS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 #: The methods that smooth the hole from its border (mean fill and the diffusion/PDE family), without
-#: ``patch``, which copies instead (notebook 01 takes the two kinds one after the other).
+#: ``patch``, which copies instead (notebook 01 teaches the first kind, notebook 02 the second).
 SMOOTHING_METHODS: dict[str, Callable[..., np.ndarray]] = {
     name: method for name, method in CLASSICAL_METHODS.items() if method is not inpaint_patch
 }

@@ -302,7 +302,7 @@ def _select_classical(methods, *, database: bool = True) -> dict:
 
 def _copying(names) -> list[str]:
     """The methods among ``names`` that copy rather than smooth: the paired comparison holds them up against the
-    smoothing ones, as it does the networks (notebook 01, section 6)."""
+    smoothing ones, as it does the networks (notebook 02)."""
     return [name for name in names if name in ("patch", DATABASE_METHOD)]
 
 

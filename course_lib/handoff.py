@@ -1,7 +1,7 @@
 """Carry a class a student wrote in one notebook into a later one.
 
-Each notebook runs in its own kernel, so the ``MyPConv2D`` layer written in notebook 03 is gone by
-notebook 05.  :func:`save_class` writes the class's source, as the student typed it, to
+Each notebook runs in its own kernel, so the ``MyPConv2D`` layer written in notebook 04 is gone by
+notebook 06.  :func:`save_class` writes the class's source, as the student typed it, to
 ``<output root>/student/<ClassName>.py`` (``build/student/`` in a checkout, see
 :func:`course_lib.config.output_root`), and :func:`load_class` imports it again, or returns the
 library's version when there is nothing to load.

@@ -12,7 +12,7 @@ the scores are the loss's doing.  :func:`run` writes into ``out_dir``::
     out_dir/results.json, .md   course_lib.evaluate on the fixed evaluation masks, with figures
 
 ``scripts/compare_losses.py`` runs it and stores the small files (not the models) in
-``results/losses/`` of the repository, which notebook 07 reads in the quick ``ci`` profile.
+``results/losses/`` of the repository, which notebook 08 reads in the quick ``ci`` profile.
 A plain install of course_lib (as on Colab) does not include them: there the notebook runs the study.
 """
 

@@ -1,4 +1,4 @@
-"""Train the PConv U-Net once per loss (l1, liu, ssim) and store the comparison for notebook 07.
+"""Train the PConv U-Net once per loss (l1, liu, ssim) and store the comparison for notebook 08.
 
     .venv/bin/python scripts/compare_losses.py [--profile cpu] [--work build/loss-study]
 

@@ -1,6 +1,6 @@
 """Re-execute the notebooks in place, in the quick ``ci`` profile, so that their stored outputs are current.
 
-    python3 scripts/refresh_notebooks.py [--only 04 05 ...]
+    python3 scripts/refresh_notebooks.py [--only 05 06 ...]
 
 For maintainers, after changing ``course_lib`` or a notebook: the stored outputs are what students
 see on GitHub and what ``--nbval-lax`` compares in the cells marked ``# NBVAL_CHECK_OUTPUT``.
@@ -9,7 +9,7 @@ The notebooks' sources come from the solution key: edit ``solutions/``, run
 the checks say "not attempted"; the generator keeps these outputs from then on).
 Models and results the notebooks write go to a temporary folder, never into the repository.
 TensorFlow's and absl's start-up log lines are removed from the stored outputs, and the widget
-state (notebook 06's explorer) from the metadata: the explorer needs a live kernel, and the cell
+state (notebook 07's explorer) from the metadata: the explorer needs a live kernel, and the cell
 after it stores a plain picture of it.
 """
 

@@ -1,6 +1,6 @@
 """Run the whole course headless: set up ``.venv``, execute every notebook in order, keep the results.
 
-    python3 scripts/run_course.py [--profile ci|cpu|full] [--only 03 05 ...]
+    python3 scripts/run_course.py [--profile ci|cpu|full] [--only 04 06 ...]
 
 The profile follows the hardware unless given: ``full`` (the source's 20 epochs) when TensorFlow
 sees a GPU, ``cpu`` otherwise, ``ci`` for a quick check.  Without a GPU the notebooks load the

@@ -162,7 +162,7 @@ def test_delegating_to_the_library_step_or_laplacian_fails(capsys):
     assert checks.check_laplacian(_laplacian) is True                            # and the library works again
 
 
-# --- notebook 02 --------------------------------------------------------------------------
+# --- notebook 03 --------------------------------------------------------------------------
 
 def _psnr(a, b):
     return np.array([20 * np.log10(1.0 / np.sqrt(np.mean((x - y) ** 2))) for x, y in zip(a, b)])
@@ -219,7 +219,7 @@ def test_check_global_ssim(capsys):
     assert "luminance" in capsys.readouterr().out
 
 
-# --- notebook 03 --------------------------------------------------------------------------
+# --- notebook 04 --------------------------------------------------------------------------
 
 def test_check_mask_update(capsys):
     assert checks.check_mask_update(lambda m: 1.0 if m.max() > 0 else 0.0) is True
@@ -249,7 +249,7 @@ def test_check_pconv_window(capsys):
     assert "rescaled" in capsys.readouterr().out
 
 
-# --- notebooks 04-07 ---
+# --- notebooks 05-08 ---
 
 def _unet_layer_params(widths):
     """Written from the layers Keras builds: convolutions as (k, C_in, C_out), walked level by level."""
@@ -354,7 +354,7 @@ def test_check_liu_pixel_loss(capsys):
     assert checks.check_liu_pixel_loss(lambda x, y, m: np.abs(y - x).mean()) is False
 
 
-# --- notebook 06 ---------------------------------------------------------------------------
+# --- notebook 07 ---------------------------------------------------------------------------
 
 def _finite_pairs(a, b):
     keep = np.isfinite(a) & np.isfinite(b)
@@ -432,7 +432,7 @@ def test_check_win_rate(capsys):
     assert "FIRST" in capsys.readouterr().out
 
 
-# --- notebook 01: patches and a database -------------------------------------------------------
+# --- notebook 02: patches and a database -------------------------------------------------------
 
 def test_check_patch_ssd(capsys):
     def broadcast(target, known, candidates):

@@ -1,4 +1,4 @@
-"""Tests of course_lib.checks_layer: the check of notebook 03's MyPConv2D layer.
+"""Tests of course_lib.checks_layer: the check of notebook 04's MyPConv2D layer.
 
 ``pconv_reference`` is compared with ``layers.PConv2D`` (float64) and with values computed by hand.
 Two student layers written independently of each other and of ``layers.PConv2D`` must pass; each

@@ -23,7 +23,7 @@ def _line(capsys):
     return out.strip()
 
 
-# --- notebook 04: the vanilla U-Net ----------------------------------------------------------
+# --- notebook 05: the vanilla U-Net ----------------------------------------------------------
 
 def vanilla_loops(input_shape=(32, 32, 3), *, swap=False, skip_after_pool=False, skip_from_first=False,
                   no_skip=False, widths=(32, 64, 128, 256), bottleneck=True, transpose_kernel=2, transpose_strides=2,
@@ -135,7 +135,7 @@ def test_vanilla_variants_rewire_the_library_network():
     assert checks_networks._max_difference(swapped, right) > 1e-4
 
 
-# --- notebook 05: the PConv U-Net ---------------------------------------------------------------
+# --- notebook 06: the PConv U-Net ---------------------------------------------------------------
 
 def pconv_loops(pconv_layer, input_shape=(32, 32, 3), *, swap=False, repeat_masks=True, encoder_filters=(32,) * 4,
                 no_skip=False, input_mask_everywhere=False, upsample_mask=True, relu=True,

@@ -48,9 +48,9 @@ def test_shell_scripts_parse(script):
     assert done.returncode == 0, done.stderr
 
 
-def test_there_are_eight_notebooks_in_order():
+def test_the_nine_notebooks_are_numbered_in_order():
     numbers = [nb.name[:2] for nb in NOTEBOOKS]
-    assert numbers == [f"{i:02d}" for i in range(8)], numbers
+    assert numbers == [f"{i:02d}" for i in range(9)], numbers
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -7,7 +7,7 @@ of the normal run: they are CI's proof that the key is right) execute every exer
 Jupyter kernel: on the solutions each must say "✓ correct", on the blank student notebooks
 "not attempted".  To keep them cheap a notebook is not run in full, only its set-up cells, its
 exercise section, and the earlier cells that section needs, found from the names its code reads
-(``cells_to_run``): seconds instead of minutes for notebooks 04-07, which train and evaluate
+(``cells_to_run``): seconds instead of minutes for notebooks 05-08, which train and evaluate
 networks before their exercises.
 """
 
@@ -128,7 +128,7 @@ def test_check_mode_names_the_stale_notebooks(tmp_path, capsys):
     solutions.mkdir()
     notebooks.mkdir()
     toy = _toy_notebook(["x = None\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "md:text"])
-    for name in ("01_a.ipynb", "02_b.ipynb"):
+    for name in ("01_a.ipynb", "03_b.ipynb"):
         nbformat.write(toy, solutions / name)
     args = ["--solutions", str(solutions), "--notebooks", str(notebooks)]
     assert generator.main(["--check", *args]) == 1
@@ -136,13 +136,13 @@ def test_check_mode_names_the_stale_notebooks(tmp_path, capsys):
     assert generator.main(args) == 0
     assert nbformat.read(notebooks / "01_a.ipynb", as_version=4).cells[0].source == "x = None"
     assert generator.main(["--check", *args]) == 0
-    edited = nbformat.read(notebooks / "02_b.ipynb", as_version=4)
+    edited = nbformat.read(notebooks / "03_b.ipynb", as_version=4)
     edited.cells[1].source = "edited by hand"
-    nbformat.write(edited, notebooks / "02_b.ipynb")
+    nbformat.write(edited, notebooks / "03_b.ipynb")
     capsys.readouterr()
     assert generator.main(["--check", *args]) == 1
     out = capsys.readouterr().out
-    assert "02_b.ipynb: cell c1 differs" in out and "01_a" not in out
+    assert "03_b.ipynb: cell c1 differs" in out and "01_a" not in out
 
 
 def test_set_repository_keeps_the_student_notebooks_in_step_with_the_solutions(tmp_path):
