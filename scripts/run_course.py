@@ -123,7 +123,7 @@ def main() -> int:
         for notebook in notebooks:
             try:
                 seconds = execute_notebook(notebook, out_dir, args.timeout, log_file)
-                print(f"   {notebook.stem:28s} {format_seconds(seconds):>12s}", flush=True)
+                print(f"   {notebook.stem:32s} {format_seconds(seconds):>12s}", flush=True)
             except Exception as error:  # keep going: one failing notebook should not hide the others
                 message = str(error).strip().splitlines()[-1:] or [type(error).__name__]
                 print(f"   {notebook.stem:28s} FAILED: {message[0][:300]}", flush=True)
