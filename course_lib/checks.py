@@ -24,6 +24,7 @@ Conventions as everywhere in course_lib: images float in [0, 1], masks 1 = valid
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -98,6 +99,31 @@ def _switched_off(functions: Sequence[tuple[Callable, str]], called: list[str]) 
     finally:
         for function, code in saved:
             function.__code__ = code
+
+
+def _trapped_name(err: BaseException | None) -> str | None:
+    """The library function a trap names, in ``err`` or an exception it came from (``tf.function`` and Keras
+    re-raise errors with more text around them), else None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        text = str(err)
+        if _TRAP_MESSAGE in text:
+            return text.split(_TRAP_MESSAGE, 1)[1].split()[0].strip("'\".,")
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _error_text(err: BaseException, limit: int = 300) -> str:
+    """The student's exception on one short line: Keras's own message (which it marks in bold inside a long
+    wrapper) without colour codes, at most ``limit`` characters."""
+    text = str(err)
+    inner = re.search(r"\x1b\[1m(.*?)\x1b\[0m", text, re.S)
+    text = " ".join(_ANSI.sub("", inner.group(1) if inner else text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _delegation_message(names: Sequence[str]) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 import keras
 
 from course_lib import layers
-from course_lib.checks import CORRECT, NOT_ATTEMPTED, _TRAP_MESSAGE, _say, _switched_off, rel_error
+from course_lib.checks import CORRECT, NOT_ATTEMPTED, _error_text, _say, _switched_off, _trapped_name, rel_error
 
 __all__ = ["set_kernel_and_bias", "pconv_reference", "check_pconv_layer", "model_problem"]
 
@@ -346,27 +346,6 @@ class _Fail(Exception):
         self.result = result
 
 
-def _error_text(err: BaseException) -> str:
-    """The student's exception as one short line (Keras wraps call() errors in a long message)."""
-    text = str(err)
-    inner = re.search(r"\x1b\[1m(.*?)\x1b\[0m", text, re.S)
-    if inner:
-        text = inner.group(1)
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _is_trap(err: BaseException | None) -> bool:
-    """Whether ``err`` (or an exception it was raised from) is the trap of a switched-off library method."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        if _TRAP_MESSAGE in str(err):
-            return True
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return False
-
-
 def _raise_hint(err: BaseException, during: str) -> str:
     text = str(err)
     if during == "init" and isinstance(err, TypeError) and ("argument" in text or "keyword" in text):
@@ -466,14 +445,14 @@ def _run_case(layer_class, case: _Case, index: int, name: str):
     try:
         layer = layer_class(case.filters, k, strides=s, padding=p)
     except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
-        if _is_trap(err):
+        if _trapped_name(err):
             raise _delegation(name, "it calls it")
         raise _Fail(f"✗ {ctor} raised {type(err).__name__}: {_error_text(err)}{_raise_hint(err, 'init')}")
     inputs = [case.x.copy(), case.mask.copy()]
     try:
         answer = layer(inputs)
     except Exception as err:  # noqa: BLE001
-        if _is_trap(err):
+        if _trapped_name(err):
             raise _delegation(name, "it calls one")
         raise _Fail(f"✗ {ctor}([x, mask]) raised {type(err).__name__}: {_error_text(err)} (with "
                     f"{case.description}){_raise_hint(err, 'call')}")
@@ -492,7 +471,7 @@ def _run_case(layer_class, case: _Case, index: int, name: str):
         set_kernel_and_bias(layer, case.kernel, case.bias)
         answer = layer([case.x.copy(), case.mask.copy()])
     except Exception as err:  # noqa: BLE001
-        if _is_trap(err):
+        if _trapped_name(err):
             raise _delegation(name, "it calls one")
         raise _Fail(f"✗ {ctor}([x, mask]) raised {type(err).__name__}: {_error_text(err)} (on its second call, "
                     f"after set_kernel_and_bias, with {case.description})")

@@ -32,7 +32,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from course_lib.checks import CORRECT, NOT_ATTEMPTED, _library_functions, _say, _switched_off
+from course_lib.checks import _ANSI, CORRECT, NOT_ATTEMPTED, _error_text, _library_functions, _say, _switched_off
 
 __all__ = ["check_pconv_unet", "check_vanilla_unet"]
 
@@ -43,7 +43,6 @@ TOLERANCE = 1e-5
 INPUT_SHAPE = (32, 32, 3)
 OTHER_SHAPES = ((64, 64, 3), (32, 48, 3))
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SHAPE = re.compile(r"\((?:None|\d+), (\d+), (\d+), (\d+)\)")
 
 
@@ -66,12 +65,6 @@ def _exact_arithmetic():
             yield
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
-
-
-def _error_text(err: BaseException, limit: int = 240) -> str:
-    """``err`` on one line (Keras messages span several), without colour codes, at most ``limit`` characters."""
-    text = " ".join(_ANSI.sub("", str(err)).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _raised(err: BaseException, hint: str | None) -> str:

@@ -29,13 +29,13 @@ from keras import ops
 from course_lib.checks import (
     CORRECT,
     NOT_ATTEMPTED,
-    _TRAP_MESSAGE,
     _library_functions,
     _liu_pixel_loss_reference,
     _matches,
     _say,
     _switched_off,
     _total_variation_reference,
+    _trapped_name,
     rel_error,
 )
 
@@ -53,14 +53,6 @@ class _Outcome(NamedTuple):
     answer: Any = None
     error: Exception | None = None
     delegated: str | None = None  # the name of the switched-off library function that the student's code called
-
-
-def _trapped_name(err: Exception) -> str | None:
-    """The library function named by a trap's message, also when tf.function re-raised it with more text."""
-    text = str(err)
-    if _TRAP_MESSAGE not in text:
-        return None
-    return text.split(_TRAP_MESSAGE, 1)[1].split()[0].strip("'\".,")
 
 
 def _call_student(fn: Callable, args: Sequence, kwargs: dict | None = None, forbidden: Sequence[str] = ()) -> _Outcome:
