@@ -10,3 +10,10 @@ MODEL_NAMES = ("vanilla", "pconv", "improved")
 
 #: The losses of :func:`course_lib.losses.get_loss`.
 LOSS_NAMES = ("l1", "liu", "ssim")
+
+
+def check_model_name(name) -> str:
+    """``name`` if it is one of :data:`MODEL_NAMES`, else a ValueError that lists them."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"Unknown model {name!r}: choose one of {MODEL_NAMES}.")
+    return name

@@ -3,7 +3,7 @@
     python3 scripts/refresh_notebooks.py [--only 05 06 ...]
 
 For maintainers, after changing ``course_lib`` or a notebook: the stored outputs are what students
-see on GitHub and what ``--nbval-lax`` compares in the cells marked ``# NBVAL_CHECK_OUTPUT``.
+see on GitHub and what ``--nbval-lax`` compares in the cells tagged ``nbval-check-output``.
 The notebooks' sources come from the solution key: edit ``solutions/``, run
 ``scripts/make_student_notebooks.py``, then this script (it runs the blank student notebooks, so
 the checks say "not attempted"; the generator keeps these outputs from then on).

@@ -1,0 +1,200 @@
+"""How much of a difference between two networks is the network, and how much is the luck of one run?
+
+    study = seed_study.run(profile="cpu", out_dir="build/seed-study")   # trains 3 networks x 3 seeds
+    study = seed_study.load(seed_study.STORED_DIR)                      # the course's runs
+
+A network trained once gives one sample of what its architecture and recipe can do: the seed
+draws the initial weights, the training subset, its order and the masks.  The paired intervals
+of :func:`course_lib.evaluate.evaluate` cover the choice of *test images* only; to say that
+one architecture beats another, the gap must also hold across *training runs*.  This module
+trains every network with several seeds, in the same profile and the same recipe
+(:mod:`course_lib.recipes`), scores them all on the same test images and masks, and summarises
+per hole-size group:
+
+- each run's mean hole PSNR (composite) and its paired difference with biharmonic inpainting;
+- for each pair of networks, the difference of their means over every pairing of seeds
+  (3 x 3 = 9 differences for three seeds each): a conclusion "A beats B" holds across the
+  seeds when all of them have the same sign.
+
+:func:`run` writes into ``out_dir``::
+
+    out_dir/runs/<network>-s<seed>/   the training runs (resumable, see course_lib.train)
+    out_dir/logs/<network>-s<seed>.csv
+    out_dir/results.json, .md         course_lib.evaluate of every run and the reference
+    out_dir/seeds.json, seeds.md      the summary above (:func:`summarize`)
+
+``scripts/compare_seeds.py`` runs it and stores the small files in ``results/seeds/``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from course_lib import config, evaluate, names, train
+from course_lib.reporting import PAIRED_METRIC, PAIRED_VARIANT
+
+#: The seeds of the course's study.
+SEEDS = (0, 1, 2)
+
+#: The networks compared (every architecture of :data:`course_lib.names.MODEL_NAMES`).
+NETWORKS = tuple(names.MODEL_NAMES)
+
+#: The classical method every run is paired with.
+REFERENCE = "biharmonic"
+
+#: Where the course keeps its own seed study: ``results/seeds/`` of a checkout.
+STORED_DIR = config.REPO_ROOT / "results" / "seeds"
+
+
+def run_name(network: str, seed: int) -> str:
+    """The name of one run in tables: ``"pconv-s1"``."""
+    return f"{network}-s{seed}"
+
+
+def _check(networks, seeds):
+    for network in networks:
+        names.check_model_name(network)
+    seeds = tuple(seeds)
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be at least two different seeds, got {seeds!r}; e.g. seeds=(0, 1, 2).")
+    return tuple(networks), seeds
+
+
+def train_runs(*, profile=None, out_dir, networks=NETWORKS, seeds=SEEDS, verbose=2) -> dict:
+    """Train every network with every seed (seed by seed, so that an interrupted study has whole seeds).
+
+    Returns:
+        ``{run name: (network kind, path of best.keras)}``, the checkpoints for evaluate.
+    """
+    networks, seeds = _check(networks, seeds)
+    out_dir = Path(out_dir)
+    (out_dir / "logs").mkdir(parents=True, exist_ok=True)
+    trained = {}
+    for seed in seeds:
+        for network in networks:
+            name = run_name(network, seed)
+            result = train.train(network, out_dir=out_dir / "runs" / name, profile=profile, seed=seed,
+                                 verbose=verbose)
+            shutil.copyfile(result.log_path, out_dir / "logs" / f"{name}.csv")
+            trained[name] = (network, result.best_path)
+    return trained
+
+
+def run(*, profile=None, out_dir, networks=NETWORKS, seeds=SEEDS, n_test=500, verbose=2) -> dict:
+    """Train (or resume) every run, evaluate them together and write the summary.
+
+    Args:
+        profile: ``"ci"``, ``"cpu"``, ``"full"`` or None (the profile in force).
+        out_dir: folder for the runs, their logs, results and the summary.
+        networks: network names; seeds: at least two different seeds.
+        n_test: CIFAR-10 test images scored (the same class-balanced subset for every run).
+        verbose: passed to :func:`course_lib.train.train`.
+
+    Returns:
+        The summary of :func:`summarize` (also written to ``seeds.json`` and ``seeds.md``).
+    """
+    trained = train_runs(profile=profile, out_dir=out_dir, networks=networks, seeds=seeds, verbose=verbose)
+    results = evaluate.evaluate(trained, methods=(REFERENCE,), n_test=n_test, seed=0, out_dir=out_dir,
+                                figures=False, verbose=False)
+    study = summarize(results, networks=networks, seeds=seeds)
+    study["profile"] = config.profile_name(profile)
+    write(study, out_dir)
+    return study
+
+
+def summarize(results, *, networks=NETWORKS, seeds=SEEDS) -> dict:
+    """The seed summary of an :func:`course_lib.evaluate.evaluate` report that holds every run.
+
+    Returns::
+
+        {"metric": "hole_psnr", "variant": "composite", "reference": "biharmonic", "seeds": [...],
+         "n_test": N, "groups": [...],
+         "runs": {network: {group: [mean of each seed]}},
+         "versus_reference": {network: {group: [{"mean", "ci95"} of run - reference, per seed]}},
+         "between": {"a-b": {group: {"min", "max", "mean", "all_positive", "all_negative"}}}}
+
+    ``between`` holds every difference ``mean(a, seed i) - mean(b, seed j)``.
+    """
+    networks, seeds = _check(networks, seeds)
+    table = results["results"]
+    groups = list(results["metadata"]["groups"])
+    paired = results["paired"]["differences"]
+
+    def mean(name, group):
+        return table[name][PAIRED_VARIANT][group][PAIRED_METRIC]["mean"]
+
+    runs = {network: {group: [mean(run_name(network, s), group) for s in seeds] for group in groups}
+            for network in networks}
+    versus = {network: {group: [{key: paired[run_name(network, s)][REFERENCE][group][key] for key in ("mean", "ci95")}
+                                for s in seeds] for group in groups}
+              for network in networks}
+    between = {}
+    for a, b in itertools.combinations(networks, 2):
+        between[f"{a}-{b}"] = {}
+        for group in groups:
+            gaps = np.subtract.outer(runs[a][group], runs[b][group]).ravel()
+            between[f"{a}-{b}"][group] = {"min": float(gaps.min()), "max": float(gaps.max()),
+                                          "mean": float(gaps.mean()), "all_positive": bool((gaps > 0).all()),
+                                          "all_negative": bool((gaps < 0).all())}
+    return {"metric": PAIRED_METRIC, "variant": PAIRED_VARIANT, "reference": REFERENCE, "seeds": list(seeds),
+            "n_test": results["metadata"]["n_test"], "groups": groups, "runs": runs,
+            "versus_reference": versus, "between": between}
+
+
+def markdown(study) -> str:
+    """The summary as two Markdown tables: the runs (per seed, with the spread), and the gaps between networks."""
+    groups = study["groups"]
+    seeds = ", ".join(str(s) for s in study["seeds"])
+    lines = [f"Hole PSNR (dB, composite) on {study['n_test']} CIFAR-10 test images, seeds {seeds} "
+             f"(mean over the images; one number per training run).", "",
+             "| network | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    for network, per_group in study["runs"].items():
+        cells = []
+        for group in groups:
+            values = per_group[group]
+            cells.append(f"{np.mean(values):.2f} (spread {max(values) - min(values):.2f})")
+        lines.append(f"| {network} | " + " | ".join(cells) + " |")
+    lines += ["", f"Run minus {study['reference']}, image by image (dB): the lowest and highest over the seeds "
+              "of the paired mean, and whether every seed's 95 % interval lies above zero.", "",
+              "| network | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    for network, per_group in study["versus_reference"].items():
+        cells = []
+        for group in groups:
+            runs = per_group[group]
+            means = [r["mean"] for r in runs]
+            above = all(r["mean"] - r["ci95"] > 0 for r in runs)
+            cells.append(f"{min(means):+.2f} to {max(means):+.2f}{' ✓' if above else ''}")
+        lines.append(f"| {network} | " + " | ".join(cells) + " |")
+    lines += ["", "Between networks: every seed of the first minus every seed of the second (dB), "
+              "lowest to highest; ✓ when all have the same sign.", "",
+              "| pair | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    for pair, per_group in study["between"].items():
+        cells = []
+        for group in groups:
+            gap = per_group[group]
+            same = gap["all_positive"] or gap["all_negative"]
+            cells.append(f"{gap['min']:+.2f} to {gap['max']:+.2f}{' ✓' if same else ''}")
+        lines.append(f"| {pair.replace('-', ' − ')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write(study, out_dir) -> None:
+    """Write ``seeds.json`` and ``seeds.md`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "seeds.json").write_text(json.dumps(study, indent=1) + "\n")
+    (out_dir / "seeds.md").write_text(markdown(study))
+
+
+def load(results_dir=None) -> dict:
+    """A finished study's summary (``seeds.json``); ``results_dir`` defaults to :data:`STORED_DIR`."""
+    path = Path(STORED_DIR if results_dir is None else results_dir) / "seeds.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"No seed study at {path.parent}: run scripts/compare_seeds.py "
+                                "(or seed_study.run(profile=..., out_dir=...)) to make one.")
+    return json.loads(path.read_text())
