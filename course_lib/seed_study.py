@@ -12,7 +12,8 @@ trains every network with several seeds, in the same profile and the same recipe
 per hole-size group:
 
 - each run's mean hole PSNR (composite) and its paired difference with biharmonic inpainting;
-- for each pair of networks, the difference of their means over every pairing of seeds
+- for each pair of networks, the later of :data:`NETWORKS` minus the earlier (``pconv - vanilla``),
+  the difference of their means over every pairing of seeds
   (3 x 3 = 9 differences for three seeds each): a conclusion "A beats B" holds across the
   seeds when all of them have the same sign.
 
@@ -116,7 +117,7 @@ def summarize(results, *, networks=NETWORKS, seeds=SEEDS) -> dict:
          "n_test": N, "groups": [...],
          "runs": {network: {group: [mean of each seed]}},
          "versus_reference": {network: {group: [{"mean", "ci95"} of run - reference, per seed]}},
-         "between": {"a-b": {group: {"min", "max", "mean", "all_positive", "all_negative"}}}}
+         "between": {"pconv-vanilla": {group: {"min", "max", "mean", "all_positive", "all_negative"}}}}
 
     ``between`` holds every difference ``mean(a, seed i) - mean(b, seed j)``.
     """
@@ -134,7 +135,7 @@ def summarize(results, *, networks=NETWORKS, seeds=SEEDS) -> dict:
                                 for s in seeds] for group in groups}
               for network in networks}
     between = {}
-    for a, b in itertools.combinations(networks, 2):
+    for b, a in itertools.combinations(networks, 2):  # the later network minus the earlier: pconv - vanilla
         between[f"{a}-{b}"] = {}
         for group in groups:
             gaps = np.subtract.outer(runs[a][group], runs[b][group]).ravel()
