@@ -274,11 +274,16 @@ MASK_FAMILIES = {
 }
 
 
+def check_family(family) -> str:
+    """``family`` if it names one of :data:`MASK_FAMILIES`, else a ValueError that lists them."""
+    if family not in MASK_FAMILIES:
+        raise ValueError(f"Unknown mask family {family!r}: choose one of {sorted(MASK_FAMILIES)}.")
+    return family
+
+
 def make_masks(family, n, size=32, seed=None):
     """``n`` masks of the named family (see :data:`MASK_FAMILIES`): float32 ``(n, size, size, 1)``."""
-    if family not in MASK_FAMILIES:
-        raise ValueError(f"Unknown mask family {family!r}; choose one of {sorted(MASK_FAMILIES)}.")
-    return MASK_FAMILIES[family](n, size=size, seed=seed)
+    return MASK_FAMILIES[check_family(family)](n, size=size, seed=seed)
 
 
 def check_binary(masks):

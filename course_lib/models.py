@@ -30,6 +30,7 @@ from course_lib.layers import BroadcastMask, PConv2D, SourcePConv2D
 
 __all__ = [
     "MODEL_NAMES",
+    "block_table",
     "build_improved_unet",
     "build_model",
     "build_pconv_unet",
@@ -266,14 +267,124 @@ def constant_channels(model, inputs, *, layer=None, relu=False, tolerance=1e-6):
     return [int(c) for c in np.flatnonzero(spread <= tolerance)]
 
 
-def _check_name(name):
-    if name not in MODEL_NAMES:
-        raise ValueError(f"Unknown model {name!r}: choose one of {MODEL_NAMES}.")
+def _first_shape(tensors):
+    """The shape (without the batch axis) of a layer's first input or output tensor."""
+    first = tensors[0] if isinstance(tensors, (list, tuple)) else tensors
+    return tuple(first.shape[1:])
+
+
+def _layer_sizes(layer):
+    """(spatial size of the first input, of the first output, output shape): None where unknown.
+
+    The spatial size is the height of a 4-D tensor (N, H, W, C); a layer called more than once
+    has no single input or output, and counts as unknown.
+    """
+    try:
+        in_shape = () if isinstance(layer, keras.layers.InputLayer) else _first_shape(layer.input)
+        out_shape = _first_shape(layer.output)
+    except (AttributeError, ValueError):
+        return None, None, None
+    size = lambda shape: shape[0] if len(shape) == 3 else None  # noqa: E731
+    return size(in_shape), size(out_shape), out_shape
+
+
+def _format_shape(shape):
+    return "×".join("?" if d is None else str(d) for d in shape)
+
+
+def _weighted_layer_kinds(block_layers):
+    """'Conv2DTranspose, 2 Conv2D': the classes of the layers with weights, runs counted, in order."""
+    runs = []
+    for layer in block_layers:
+        if not layer.weights:
+            continue
+        kind = type(layer).__name__
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += 1
+        else:
+            runs.append([kind, 1])
+    return ", ".join(kind if n == 1 else f"{n} {kind}" for kind, n in runs)
+
+
+def block_table(model):
+    """A compact table of a U-Net-like model, one row per block: Markdown, readable as plain text.
+
+    Blocks follow the spatial size. A layer with weights that keeps it belongs to the block of
+    that size, a layer that shrinks it (a pooling, a stride-2 convolution) to the block of its
+    input size, and a layer that enlarges it (an upsampling, a transposed convolution) to the
+    block of its output size; a layer without weights that keeps the size (a ReLU, a
+    concatenation) stays in the current block. The first enlarging layer ends the encoder and
+    starts the decoder. The
+    encoder's last block is called the bottleneck when it is smaller than every decoder block.
+    The layers that produce the model's outputs get a row of their own, ``output``.
+
+    Columns: the block; its output shape (that of its last layer with weights, the features
+    for a layer that also returns a mask; without the batch axis); the layers with weights,
+    by class; its parameters (``layer.count_params()`` summed). Below: the model's total
+    (``model.count_params()``) and its trainable parameters.
+
+    Args:
+        model: a functional ``keras.Model`` (built from ``keras.Input``), such as those of
+            :func:`build_model`.
+
+    Returns:
+        str: a Markdown table; ``print`` it.
+    """
+    if not isinstance(model, keras.Model) or not getattr(model, "inputs", None):
+        raise TypeError(
+            f"block_table needs a functional keras.Model built from keras.Input, got "
+            f"{type(model).__name__}; e.g. block_table(models.build_model('vanilla'))."
+        )
+    output_layers = {id(t._keras_history.operation) for t in model.outputs}
+    blocks, phase, size = [], "encoder", None  # blocks: [phase, size, layers]
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        in_size, out_size, _ = _layer_sizes(layer)
+        if id(layer) in output_layers:
+            blocks.append(["output", out_size, [layer]])
+            continue
+        if in_size is not None and out_size is not None and out_size > in_size:
+            phase, size = "decoder", out_size
+        elif in_size is not None and out_size is not None and out_size < in_size:
+            size = in_size
+        elif layer.weights or not blocks:
+            size = out_size
+        else:  # a layer without weights that keeps the size (a ReLU, a concatenation): no new block
+            size = blocks[-1][1]
+        if blocks and blocks[-1][0] == phase and blocks[-1][1] == size:
+            blocks[-1][2].append(layer)
+        else:
+            blocks.append([phase, size, [layer]])
+
+    decoder_sizes = [s for p, s, _ in blocks if p == "decoder" and s is not None]
+    encoder = [i for i, (p, _, _) in enumerate(blocks) if p == "encoder"]
+    rows = [("input", ", ".join(_format_shape(t.shape[1:]) for t in model.inputs), "", "")]
+    for index, (phase, size, block_layers) in enumerate(blocks):
+        name = phase
+        if (encoder and index == encoder[-1] and decoder_sizes and size is not None
+                and size < min(decoder_sizes)):
+            name = "bottleneck"
+        if size is not None and phase != "output":
+            name += f" {size}×{size}"
+        weighted = [layer for layer in block_layers if layer.weights] or block_layers
+        shape = _layer_sizes(weighted[-1])[2]
+        rows.append((name, "?" if shape is None else _format_shape(shape),
+                     _weighted_layer_kinds(block_layers), f"{sum(l.count_params() for l in block_layers):,}"))
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    rows += [("total", "", "", f"{model.count_params():,}"), ("trainable", "", "", f"{trainable:,}")]
+
+    header = ("block", "output shape", "layers with weights", "parameters")
+    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(4)]
+    line = lambda row: "| " + " | ".join(  # noqa: E731
+        cell.rjust(w) if c == 3 else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths))) + " |"
+    rule = "|" + "|".join("-" * (w + 1) + ("-" if c < 3 else ":") for c, w in enumerate(widths)) + "|"
+    return "\n".join([line(header), rule, *map(line, rows)])
 
 
 def build_model(name, input_shape=(32, 32, 3)):
     """A fresh, uncompiled model by name: ``"vanilla"``, ``"pconv"`` or ``"improved"``."""
-    _check_name(name)
+    names.check_model_name(name)
     builders = {"vanilla": build_vanilla_unet, "pconv": build_pconv_unet,
                 "improved": build_improved_unet}
     return builders[name](input_shape)
@@ -304,7 +415,7 @@ def prepare_inputs(name, images, masks):
     NumPy inputs (or lists) are checked -- shapes, masks binary, images in [0, 1] -- and
     raise ValueError; tensors are only cast to float32 (no checks inside a graph).
     """
-    _check_name(name)
+    names.check_model_name(name)
     if ops.is_tensor(images) or ops.is_tensor(masks):
         images, masks = ops.cast(images, "float32"), ops.cast(masks, "float32")
     else:
@@ -324,7 +435,7 @@ PRETRAINED_DIR = config.PACKAGE_DATA_DIR / "pretrained"
 
 def pretrained_path(name):
     """The weights file of the pretrained ``name``: ``course_lib/data/pretrained/<name>/weights.npz``."""
-    _check_name(name)
+    names.check_model_name(name)
     return PRETRAINED_DIR / name / "weights.npz"
 
 
@@ -336,7 +447,7 @@ def save_pretrained(model, name, path=None):
     ``scripts/export_pretrained.py``, which measures it). Returns the path written
     (default :func:`pretrained_path`).
     """
-    _check_name(name)
+    names.check_model_name(name)
     path = pretrained_path(name) if path is None else Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"w{i:03d}": np.asarray(w).astype(np.float16) for i, w in enumerate(model.get_weights())}
@@ -346,7 +457,7 @@ def save_pretrained(model, name, path=None):
 
 def pretrained_log(name):
     """The ``log.csv`` of the run that trained the pretrained ``name``, or None if it is missing."""
-    _check_name(name)
+    names.check_model_name(name)
     log = PRETRAINED_DIR / name / "log.csv"
     return log if log.exists() else None
 
@@ -363,7 +474,7 @@ def load_pretrained(name, path=None):
             install that left out the package data): it names the file and how to get it.
         ValueError: the file does not fit the architecture (weights of another version).
     """
-    _check_name(name)
+    names.check_model_name(name)
     path = pretrained_path(name) if path is None else Path(path)
     if not path.exists():
         raise FileNotFoundError(

@@ -37,7 +37,7 @@ import tensorflow as tf
 import keras
 
 from course_lib import masks as masks_lib
-from course_lib import models, validation
+from course_lib import models, names, validation
 
 #: How many masks are drawn per call to :func:`course_lib.masks.make_masks` (rounded up to
 #: whole batches): big enough to vectorise, small enough to overlap with training.
@@ -109,12 +109,8 @@ def _is_int(value):
 
 
 def _check_settings(model_name, mask_family, batch_size, seed):
-    if model_name not in models.MODEL_NAMES:
-        raise ValueError(f"Unknown model {model_name!r}: choose one of {models.MODEL_NAMES}.")
-    if mask_family not in masks_lib.MASK_FAMILIES:
-        raise ValueError(
-            f"Unknown mask family {mask_family!r}: choose one of {sorted(masks_lib.MASK_FAMILIES)}."
-        )
+    names.check_model_name(model_name)
+    masks_lib.check_family(mask_family)
     if not _is_int(batch_size) or batch_size < 1:
         raise ValueError(
             f"batch_size must be a positive int, got {batch_size!r}; e.g. batch_size=32."

@@ -49,7 +49,7 @@ import tensorflow as tf
 
 import keras
 
-from course_lib import config, data, losses, models, pipeline, recipes, runs
+from course_lib import config, data, losses, models, names, pipeline, recipes, runs
 from course_lib import masks as masks_lib
 from course_lib.runs import read_log  # noqa: F401  (train.read_log: a run's log, as notebooks read it)
 
@@ -103,8 +103,7 @@ def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size,
     ``batch_size`` unless they are passed.  ``mixed_precision=None`` turns it on in the ``full``
     profile on a GPU that has tensor cores (:func:`float16_pays_off`), off otherwise.
     """
-    if model_name not in models.MODEL_NAMES:
-        raise ValueError(f"Unknown model {model_name!r}: choose one of {models.MODEL_NAMES}.")
+    names.check_model_name(model_name)
     chosen_recipe = recipes.get_recipe(recipe)
     loss = chosen_recipe.loss if loss is None else loss
     masks = chosen_recipe.masks if masks is None else masks
@@ -113,10 +112,7 @@ def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size,
     warmup_epochs = chosen_recipe.warmup_epochs if warmup_epochs is None else warmup_epochs
     clipnorm = chosen_recipe.clipnorm if clipnorm is None else clipnorm
     losses.get_loss(loss)  # raises ValueError naming the losses if unknown
-    if masks not in masks_lib.MASK_FAMILIES:
-        raise ValueError(
-            f"Unknown mask family {masks!r}: choose one of {sorted(masks_lib.MASK_FAMILIES)}."
-        )
+    masks_lib.check_family(masks)
     if schedule not in recipes.SCHEDULES:
         raise ValueError(
             f"Unknown learning-rate schedule {schedule!r}: choose one of {recipes.SCHEDULES}."

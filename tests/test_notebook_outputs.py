@@ -1,0 +1,64 @@
+"""What students read in the stored outputs: no warnings, no escape codes, no paths of one machine, no log noise."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+#: What must not appear in a stored output, and why.
+FORBIDDEN = {
+    r"\x1b\[": "an ANSI escape code (a terminal colour): print plain text",
+    r"\.venv|site-packages|/home/|/work/|/tmp/": "a path of the machine that ran the notebook",
+    r"\b\w*Warning\b": "a warning: fix its cause rather than store it",
+    r"^[IWEF]\d{4} \d\d:\d\d:|absl::InitializeLog|cuInit|cuda drivers": "a TensorFlow start-up log line",
+    r"Traceback \(most recent call last\)": "a traceback",
+    r"Profile\(name=": "a dataclass repr: print the profile in words",
+}
+
+
+def _output_texts(path):
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "stream":
+                yield index, output["name"], "".join(output["text"])
+            elif output["output_type"] == "error":
+                yield index, "error", output["ename"]
+            else:
+                text = output.get("data", {}).get("text/plain")
+                if text is not None:
+                    yield index, output["output_type"], "".join(text)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_hold_nothing_a_student_should_not_see(path):
+    problems = []
+    for index, kind, text in _output_texts(path):
+        for pattern, why in FORBIDDEN.items():
+            match = re.search(pattern, text, flags=re.MULTILINE)
+            if match:
+                problems.append(f"cell {index} ({kind}): {match.group(0)!r} is {why}")
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_stored_error_output(path):
+    errors = [index for index, kind, _ in _output_texts(path) if kind == "error"]
+    assert not errors, f"{path.name}: cells {errors} stored an error"
+
+
+def test_the_patterns_catch_what_they_name():
+    samples = {
+        "\x1b[1mModel\x1b[0m": r"\x1b\[",
+        "/work/main/.venv/lib/python3.12/site-packages/keras/src/trainers/epoch_iterator.py:160: UserWarning: Your input "
+        "ran out of data": r"\b\w*Warning\b",
+        "I0000 00:00:1796494206.878465   17356 port.cc:153] oneDNN custom operations are on.":
+            r"^[IWEF]\d{4} \d\d:\d\d:|absl::InitializeLog|cuInit|cuda drivers",
+        "Profile(name='ci', n_train=256)": r"Profile\(name=",
+    }
+    for text, pattern in samples.items():
+        assert re.search(pattern, text, flags=re.MULTILINE), text
+    assert not any(re.search(p, "✓ correct: hole PSNR 23.41 dB", flags=re.MULTILINE) for p in FORBIDDEN)
