@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from course_lib.metrics import SSIM_C1, SSIM_C2
+
 CORRECT = "✓ correct"
 NOT_ATTEMPTED = "… not attempted yet: fill in the code between the markers"
 
@@ -555,8 +557,6 @@ def check_hole_psnr(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], A
                       forbidden=["metrics.psnr", "metrics.mse", "metrics._mean_per_image"])
 
 
-SSIM_C1 = 0.01 ** 2
-SSIM_C2 = 0.03 ** 2
 
 
 def _global_ssim_reference(x, y):

@@ -36,13 +36,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from course_lib.metrics import SSIM_C1, SSIM_C2, SSIM_SIGMA, SSIM_WINDOW_SIZE, gaussian_window_1d
+
 #: Weights of Liu et al.'s eq. 7 (the VGG perceptual/style terms are left out).
 LIU_WEIGHTS = {"valid": 1.0, "hole": 6.0, "tv": 0.1}
 
-#: SSIM constants (Wang et al. 2004) for a data range of 1.0.
-SSIM_WINDOW_SIZE = 11
-SSIM_SIGMA = 1.5
-SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 
 def split_target(y_true, y_pred):
@@ -159,14 +157,6 @@ def liu_loss(y_true, y_pred):
 # ------------------------------------------------------------------------------------ SSIM ----
 
 
-def gaussian_window(size=SSIM_WINDOW_SIZE, sigma=SSIM_SIGMA):
-    """A normalised 2-D Gaussian, float32 numpy (size, size), summing to 1."""
-    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    g = np.exp(-(coords**2) / (2.0 * sigma**2))
-    window = np.outer(g, g)
-    return (window / window.sum()).astype("float32")
-
-
 def ssim_per_image(image, prediction, *, window_size=SSIM_WINDOW_SIZE, sigma=SSIM_SIGMA):
     """Mean SSIM of each image pair (data range 1.0), as ``tf.image.ssim``.
 
@@ -188,13 +178,14 @@ def ssim_per_image(image, prediction, *, window_size=SSIM_WINDOW_SIZE, sigma=SSI
             "use larger images or another loss (\"l1\", \"liu\")."
         )
     # depthwise kernel: (kh, kw, in_channels, multiplier=1), the same window for every channel.
-    kernel = np.tile(gaussian_window(window_size, sigma)[:, :, None, None], (1, 1, channels, 1))
+    window_1d = gaussian_window_1d(window_size, sigma)
+    kernel = np.tile(np.outer(window_1d, window_1d)[:, :, None, None], (1, 1, channels, 1))
     kernel = ops.convert_to_tensor(kernel, dtype=image.dtype)
 
     def local_mean(x):
         return ops.depthwise_conv(x, kernel, strides=1, padding="valid")
 
-    c1, c2 = SSIM_K1**2, SSIM_K2**2
+    c1, c2 = SSIM_C1, SSIM_C2
     mu_x, mu_y = local_mean(image), local_mean(prediction)
     var_x = local_mean(image * image) - mu_x * mu_x
     var_y = local_mean(prediction * prediction) - mu_y * mu_y

@@ -130,7 +130,18 @@ def psnr(y_true, y_pred, hole_mask=None) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- SSIM
-def gaussian_window_1d(filter_size: int = 11, filter_sigma: float = 1.5) -> np.ndarray:
+#: SSIM's window and constants (Wang et al. 2004; the defaults of ``tf.image.ssim`` and of
+#: ``skimage.metrics.structural_similarity(gaussian_weights=True, use_sample_covariance=False)``),
+#: for a data range of 1.0.  The NumPy metric here, the Keras loss (:mod:`course_lib.losses`) and
+#: the exercise checks all read them from here.
+SSIM_WINDOW_SIZE = 11
+SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+#: The stabilising constants: c1 = (k1 * data range)^2, c2 = (k2 * data range)^2.
+SSIM_C1, SSIM_C2 = SSIM_K1 ** 2, SSIM_K2 ** 2
+
+
+def gaussian_window_1d(filter_size: int = SSIM_WINDOW_SIZE, filter_sigma: float = SSIM_SIGMA) -> np.ndarray:
     """The normalised 1-D Gaussian (filter_size,) whose outer product is SSIM's 2-D window.
 
     Same window as ``tf.image.ssim`` (MATLAB's ``fspecial('gaussian')``): centred
@@ -156,8 +167,8 @@ def _valid_blur(x: np.ndarray, window: np.ndarray) -> np.ndarray:
 
 
 def ssim_map(
-    y_true, y_pred, filter_size: int = 11, *, filter_sigma: float = 1.5,
-    k1: float = 0.01, k2: float = 0.03,
+    y_true, y_pred, filter_size: int = SSIM_WINDOW_SIZE, *, filter_sigma: float = SSIM_SIGMA,
+    k1: float = SSIM_K1, k2: float = SSIM_K2,
 ) -> np.ndarray:
     """Local SSIM at every position where the window fits, averaged over channels.
 
@@ -201,8 +212,8 @@ def ssim_map(
 
 
 def ssim(
-    y_true, y_pred, filter_size: int = 11, *, filter_sigma: float = 1.5,
-    k1: float = 0.01, k2: float = 0.03,
+    y_true, y_pred, filter_size: int = SSIM_WINDOW_SIZE, *, filter_sigma: float = SSIM_SIGMA,
+    k1: float = SSIM_K1, k2: float = SSIM_K2,
 ) -> np.ndarray:
     """Structural similarity per image: the mean of :func:`ssim_map`.
 
