@@ -557,8 +557,6 @@ def check_hole_psnr(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], A
                       forbidden=["metrics.psnr", "metrics.mse", "metrics._mean_per_image"])
 
 
-
-
 def _global_ssim_reference(x, y):
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)

@@ -21,10 +21,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from course_lib import config, evaluate, losses, train
+from course_lib import config, evaluate, losses, names, train
 
 #: The losses compared, in the order of the tables.
-LOSSES = ("l1", "liu", "ssim")
+LOSSES = names.LOSS_NAMES
 
 #: Where the course keeps the results of its own loss study: ``results/losses/`` of a checkout
 #: (it does not exist after a plain install).

@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
 
 from _bootstrap import ROOT, absolute_data_dir, reexec_in_environment
 
-#: Log lines of TensorFlow's C++ start-up (absl), e.g. "I0000 00:00:17... port.cc:153] oneDNN ...".
-LOG_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\).*|[IWEF]\d{4} \d\d:\d\d:[\d.]+ .*)$")
 
 
 def strip_log_lines(path: Path) -> int:
     """Remove TensorFlow/absl log lines from the stream outputs of a notebook, and its widget state; return
     how many lines."""
     import nbformat
+
+    from course_lib.console import LOG_LINE
 
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata.pop("widgets", None)

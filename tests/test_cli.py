@@ -35,7 +35,7 @@ def test_help_as_a_real_command():
                "--loss", "--masks", "--seed", "--learning-rate", "--schedule", "--warmup-epochs",
                "--clipnorm", "--mixed-precision", "--out", "ci:", "cpu:", "full:", "course:",
                "source:"]),
-    ("evaluate", ["--checkpoint", "--n-test", "--seed", "--out"]),
+    ("evaluate", ["--checkpoint", "--n-test", "--seed", "--out", "--images", "--photographs"]),
 ])
 def test_each_command_has_help(capsys, command, options):
     code, output = _exit_code_and_output(capsys, [command, "--help"])
@@ -60,6 +60,8 @@ def test_each_command_has_help(capsys, command, options):
     (["train", "--model", "pconv"], "--out"),
     (["evaluate", "--checkpoint", "pconv", "--out", "x"], "NAME=PATH"),
     (["evaluate", "--n-test", "-5", "--out", "x"], ">= 1"),
+    (["evaluate", "--photographs", "0", "--out", "x"], ">= 1"),
+    (["evaluate", "--images", "a", "--photographs", "3", "--out", "x"], "not allowed with argument"),
 ])
 def test_bad_arguments_exit_with_code_2_and_a_message(capsys, argv, message):
     code, output = _exit_code_and_output(capsys, argv)
@@ -134,3 +136,99 @@ def test_evaluate_passes_its_arguments_on(monkeypatch, tmp_path, capsys):
         (None, None, str(tmp_path), 0),
     ]
 
+
+
+def _fake_evaluate(monkeypatch):
+    """Replace course_lib.evaluate by a module whose evaluate() only records its arguments."""
+    calls = []
+
+    def fake_evaluate(checkpoints, **kwargs):
+        calls.append(kwargs)
+        return {}
+
+    module = types.ModuleType("course_lib.evaluate")
+    module.evaluate = fake_evaluate
+    monkeypatch.setitem(sys.modules, "course_lib.evaluate", module)
+    return calls
+
+
+def test_evaluate_scores_a_folder_or_photographs_instead_of_cifar10(monkeypatch, tmp_path):
+    from PIL import Image
+
+    from course_lib import data
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 60, 3), 50 * i, np.uint8)).save(folder / f"{i}.png")
+    calls = _fake_evaluate(monkeypatch)
+    assert main(["evaluate", "--images", str(folder), "--out", str(tmp_path / "a")]) == 0
+    assert main(["evaluate", "--photographs", "5", "--seed", "2", "--n-test", "4", "--out", str(tmp_path / "b")]) == 0
+    from_folder, photographs = calls
+    np.testing.assert_array_equal(from_folder["images"], np.full((3, 32, 32, 3), [[[[0]]], [[[50]]], [[[100]]]]))
+    assert str(folder) in from_folder["images_source"]
+    np.testing.assert_array_equal(photographs["images"], data.sample_photographs(5, seed=2))
+    assert (photographs["n_test"], photographs["seed"]) == (4, 2)
+    assert "sample photographs" in photographs["images_source"] and "seed 2" in photographs["images_source"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda folder: None, "No folder at"),
+    (lambda folder: folder.mkdir(), "No PNG or JPEG image in"),
+    (lambda folder: (folder.mkdir(), (folder / "x.png").write_text("text")), "Cannot read"),
+])
+def test_a_bad_image_folder_is_one_line_and_exit_code_1(monkeypatch, tmp_path, capsys, make, message):
+    calls = _fake_evaluate(monkeypatch)
+    folder = tmp_path / "photos"
+    make(folder)
+    assert main(["evaluate", "--images", str(folder), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"python -m course_lib evaluate: error: {message}")
+    assert calls == []
+
+
+def test_evaluate_on_photographs_through_the_command_line(tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--photographs", "3", "--out", str(out)]) == 0
+    assert f"done: results in {out}" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["metadata"]["n_test"] == 3 and "sample photographs" in results["metadata"]["data"]["source"]
+    assert "biharmonic" in results["metadata"]["methods"] and "database" not in results["metadata"]["methods"]
+    assert "sample photographs" in (out / "results.md").read_text()
+
+
+# Start-up lines as TensorFlow 2.16 to 2.19 write them (with a date), on a machine with no GPU.
+DATED_START_UP = (
+    "2025-03-28 11:01:13.862193: E external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:467] Unable to register "
+    "cuFFT factory: Attempting to register factory for plugin cuFFT when one has already been registered\n"
+    "2025-03-28 11:01:13.871011: E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:8579] Unable to register "
+    "cuDNN factory: Attempting to register factory for plugin cuDNN when one has already been registered\n"
+    "2025-03-28 11:01:13.972394: I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow binary is "
+    "optimized to use available CPU instructions in performance-critical operations.\n"
+    "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate "
+    "compiler flags.\n"
+    "2025-03-28 11:01:15.004312: W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] TF-TRT Warning: Could not "
+    "find TensorRT\n"
+)
+DATED_REAL_ERROR = "2025-03-28 11:01:16.100000: E tensorflow/core/framework/op_kernel.cc:1830] a real error\n"
+
+
+@pytest.mark.parametrize("written, shown", [
+    (DATED_START_UP + OTHER, OTHER),
+    (DATED_START_UP + DATED_REAL_ERROR, DATED_REAL_ERROR),
+])
+def test_start_up_lines_of_earlier_tensorflow_versions_are_hidden_too(capfd, written, shown):
+    from course_lib.console import tensorflow_start_up_hidden
+
+    with tensorflow_start_up_hidden():
+        os.write(2, written.encode())
+    assert capfd.readouterr().err == shown
+
+
+def test_every_log_line_matches_the_pattern_that_cleans_stored_outputs():
+    from course_lib.console import LOG_LINE
+
+    lines = (START_UP + NO_DRIVER + CUINIT + DATED_START_UP + DATED_REAL_ERROR).splitlines()
+    assert all(LOG_LINE.match(line) for line in lines)
+    assert not any(LOG_LINE.match(line) for line in ("UserWarning: something a user should read",
+                                                     "Epoch 1/8", "I am a sentence, not a log line: 2025"))
