@@ -1,6 +1,6 @@
 """course_lib: the library behind the image-inpainting course.
 
-Conventions used everywhere (see README.md):
+Conventions used everywhere (see CONTRIBUTING.md):
 
 * images are float32 in [0, 1], NHWC, shape ``(N, H, W, 3)``;
 * masks are float32, one channel, shape ``(N, H, W, 1)``, **1 = valid pixel, 0 = hole**
