@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime
+import inspect
 import json
 import math
 import os
@@ -274,10 +275,18 @@ def resume_callbacks(paths, epoch_counter, *, best_so_far):
             initial_value_threshold=best_so_far,
         ),
         ResumableCSVLogger(paths["log"]),
-        keras.callbacks.BackupAndRestore(
-            paths["backup"], double_checkpoint=True, delete_checkpoint=False
-        ),
+        backup_and_restore(paths["backup"]),
     ]
+
+
+def backup_and_restore(backup_dir):
+    """Keras' ``BackupAndRestore`` into ``backup_dir``, kept after training, with the previous
+    backup kept beside the last (``double_checkpoint``, Keras 3.4 and later; on older Keras a
+    damaged last backup means starting again at epoch 0, see :func:`repair_backup`)."""
+    options = dict(delete_checkpoint=False)
+    if "double_checkpoint" in inspect.signature(keras.callbacks.BackupAndRestore).parameters:
+        options["double_checkpoint"] = True
+    return keras.callbacks.BackupAndRestore(backup_dir, **options)
 
 
 def save_atomically(model, path):

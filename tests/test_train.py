@@ -380,3 +380,20 @@ def test_a_profile_trains_on_as_many_images_as_the_split_gives(name):
     split = np.arange(config.CIFAR10_TRAIN_SPLIT)  # stands for the 50,000 images: only their count matters
     trained, held_out = split_train_val(split, None, n_train=profile.n_train, n_val=profile.n_val, seed=0)
     assert profile.training_images == len(trained) and len(held_out) == profile.n_val
+
+
+def test_backup_keeps_the_previous_epoch_where_keras_can_and_still_works_where_it_cannot(tmp_path, monkeypatch):
+    import keras
+
+    from course_lib import runs
+
+    current = runs.backup_and_restore(tmp_path / "a")
+    assert current.double_checkpoint is True and current.delete_checkpoint is False
+
+    class OlderBackupAndRestore:  # Keras 3.3's signature: no double_checkpoint
+        def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+            self.backup_dir, self.delete_checkpoint = backup_dir, delete_checkpoint
+
+    monkeypatch.setattr(keras.callbacks, "BackupAndRestore", OlderBackupAndRestore)
+    older = runs.backup_and_restore(tmp_path / "b")
+    assert isinstance(older, OlderBackupAndRestore) and older.delete_checkpoint is False
