@@ -281,7 +281,7 @@ def resume_callbacks(paths, epoch_counter, *, best_so_far):
 
 def backup_and_restore(backup_dir):
     """Keras' ``BackupAndRestore`` into ``backup_dir``, kept after training, with the previous
-    backup kept beside the last (``double_checkpoint``, Keras 3.4 and later; on older Keras a
+    backup kept beside the last where Keras has ``double_checkpoint`` (Keras 3.3 has not; there a
     damaged last backup means starting again at epoch 0, see :func:`repair_backup`)."""
     options = dict(delete_checkpoint=False)
     if "double_checkpoint" in inspect.signature(keras.callbacks.BackupAndRestore).parameters:
