@@ -37,8 +37,9 @@ PACKAGE_DATA_DIR = Path(importlib.resources.files("course_lib") / "data")
 CHECKOUT_DATA_DIR = REPO_ROOT / "data" if IN_CHECKOUT else None
 
 
-#: Images in CIFAR-10's training split.
+#: Images in CIFAR-10's training and test splits.
 CIFAR10_TRAIN_SPLIT = 50_000
+CIFAR10_TEST_SPLIT = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,13 @@ class Profile:
         """How many images a CIFAR-10 run of this profile trains on: ``n_train``, or for ``None`` the
         training split's 50,000 less the ``n_val`` held out to validate."""
         return CIFAR10_TRAIN_SPLIT - self.n_val if self.n_train is None else self.n_train
+
+    def describe(self) -> str:
+        """One readable line for a notebook's set-up cell, e.g. ``run profile 'ci': 256 training images
+        (64 more held out to validate), 2 epochs of batch 32, 200 test images``."""
+        test = f"all {CIFAR10_TEST_SPLIT:,}" if self.n_test is None else f"{self.n_test:,}"
+        return (f"run profile {self.name!r}: {self.training_images:,} training images ({self.n_val:,} more held out "
+                f"to validate), {self.epochs} epochs of batch {self.batch_size}, {test} test images")
 
 
 PROFILES: dict[str, Profile] = {
