@@ -277,7 +277,11 @@ class PConv2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class SourcePConv2D(keras.layers.Layer):
-    """The source's partial convolution, bugs included (a replica of the Keras port it copied).
+    """The source's partial convolution as the course reconstructs it, bugs included.
+
+    The slides show the network's layer table, not the layer's code: 1,718,679 parameters for the
+    U-Net, which is what a layer holding all-ones mask kernels as weights gives.  This replica follows a widely shared
+    Keras port that does so; the course's reading, not the source's code.
 
     Kept to *show* what goes wrong; use :class:`PConv2D` for real work. Called on
     ``[x, mask]`` with ``x`` (N, H, W, C_in) and ``mask`` (N, H, W, C_in) (one mask value

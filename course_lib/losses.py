@@ -81,7 +81,8 @@ def _sum_per_image(x):
 
 @keras.saving.register_keras_serializable(package="course_lib")
 def l1_loss(y_true, y_pred):
-    """Mean absolute error over all pixels and channels, the source's loss.  Returns (N,)."""
+    """Mean absolute error over all pixels and channels (the ``"source"`` recipe's loss: the course's
+    reading of the source project, whose slides do not name its loss).  Returns (N,)."""
     image, _, y_pred = split_target(y_true, y_pred)
     return _mean_per_image(ops.abs(y_pred - image))
 

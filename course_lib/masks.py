@@ -65,13 +65,14 @@ def _holes_to_masks(holes: np.ndarray) -> np.ndarray:
     return (1 - holes).astype(np.float32)[..., np.newaxis]
 
 
-# --------------------------------------------------------------------------- strokes (the source's masks)
+# --------------------------------------------------------------------------- strokes (the "source" recipe's masks)
 
 
 def stroke_masks(n, size=32, seed=None):
-    """Masks of 1 to 9 thin straight lines, as in the source material.
+    """Masks of 1 to 9 thin straight lines: the course's reconstruction of the source's masks (its
+    slides do not say how they were drawn).
 
-    The source drew, for each image, ``randint(1, 10)`` lines with ``cv2.line``
+    Each image gets ``randint(1, 10)`` lines drawn with ``cv2.line``
     between points whose coordinates are ``randint(1, 32)`` (so 1..size-1), each
     ``randint(1, 3)`` (1 or 2) pixels thick.  The lines are the holes.
 

@@ -5,18 +5,19 @@ come from :mod:`course_lib.models` and the run profile of :mod:`course_lib.confi
 named, so that the notebooks can put them side by side:
 
 ``"source"``
-    What the source project did: the whole-image L1 loss, the source's thin stroke masks, and
-    Keras' default Adam (a constant step size of 1e-3).
+    The course's reconstruction of the source project's training (its slides give neither the
+    loss nor the masks' recipe nor the optimiser; these are the plain defaults): the whole-image
+    L1 loss, thin stroke masks, and Keras' default Adam (a constant step size of 1e-3).
 ``"course"`` (the default, and the recipe of the shipped weights)
     * Liu et al.'s pixel loss ``L_valid + 6 L_hole + 0.1 L_tv``: PSNR of the hole rewards the
       pixel-wise mean of what could be there, so the hole's pixels must dominate the loss --
       with a whole-image L1 a 30 % hole gets 30 % of the gradient.
-    * The ``"mixed"`` masks (half the source's strokes, half irregular holes of 1-60 %): the
+    * The ``"mixed"`` masks (half thin strokes, half irregular holes of 1-60 %): the
       families the course evaluates on.
     * Adam with a **linear warm-up** over the first epoch, then **cosine decay** to 1 % of the
       peak: the warm-up keeps the first, largest gradients from pushing a ReLU layer into the
-      region where it outputs 0 for every input (the source PConv U-Net's 3-channel
-      ``decoder_output`` died that way at a constant 1e-3 with the hole-weighted loss); the
+      region where it outputs 0 for every input (the course's rebuild of the source PConv U-Net's
+      3-channel ``decoder_output`` died that way at a constant 1e-3 with the hole-weighted loss); the
       decay lets the last epochs settle into a minimum instead of bouncing around it.
     * Gradients clipped to a global norm of 1, a second guard against one huge early step.
 
