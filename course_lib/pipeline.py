@@ -126,7 +126,7 @@ def to_model_io(model_name, images, masks):
     """Turn a batch of clean images and masks into ``(inputs, y_true)`` for ``model.fit``.
 
     Args:
-        model_name: ``"vanilla"`` or ``"pconv"``.
+        model_name: one of :data:`course_lib.names.MODEL_NAMES` (``"vanilla"``, ``"pconv"``, ``"improved"``).
         images: (B, H, W, 3) uint8 (0..255) or float32 in [0, 1] tensor.
         masks: (B, H, W, 1) float32 tensor, 1 = valid, 0 = hole.
 
@@ -247,7 +247,7 @@ def make_dataset(
     """A training dataset with fresh masks every epoch, batched and prefetched.
 
     Args:
-        model_name: ``"vanilla"`` or ``"pconv"`` (decides the inputs, see module docstring).
+        model_name: one of :data:`course_lib.names.MODEL_NAMES` (decides the inputs, see module docstring).
         images: (N, H, H, 3) uint8 (0..255) or float in [0, 1].  Kept in memory as given;
             converted to float32 batch by batch.
         batch_size: images per batch.

@@ -336,7 +336,7 @@ def train(
     """Train model ``model_name`` into ``out_dir``, resuming what is already there.
 
     Args:
-        model_name: ``"vanilla"`` or ``"pconv"``.
+        model_name: one of :data:`course_lib.names.MODEL_NAMES` (``"vanilla"``, ``"pconv"``, ``"improved"``).
         out_dir: folder for ``log.csv``, ``best.keras``, ``final.keras``, ``run.json``,
             ``backup/``; created if missing.  Training the same folder again resumes the run.
         profile: ``"ci"``, ``"cpu"``, ``"full"`` or None (``$COURSE_PROFILE``, else by hardware).
