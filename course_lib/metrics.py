@@ -258,20 +258,9 @@ def pixelwise_psnr(y_true, y_pred, *, max_val: float = 1.0, eps: float = 1e-10) 
         reconstruction.  A number that moves with an arbitrary constant measures
         nothing.
 
-    What it gives (measured on 500 CIFAR-10 test images with ~20 % stroke holes and
-    stand-in reconstructions: Telea in the holes, a slight blur and noise elsewhere)
-        * whole-image outputs with L1 0.013-0.032 (true PSNR 25-33 dB):
-          35-43 dB, about 10 dB above the true PSNR, whatever ``eps``;
-        * the same outputs with the known pixels pasted back: 85 dB with
-          ``eps=1e-10``, 61 dB with ``eps=1e-7``, 101 dB with ``eps=1e-12``.
-
-    About the source's "78 dB"
-        A per-pixel average alone does not land at 78 dB for such errors.  The
-        figure matches a second, simpler mistake: a peak of 255 on data in [0, 1]
-        (``max_val=255``), which adds ``20 log10(255) = 48.13`` dB to *any* PSNR.
-        The ordinary whole-image PSNR of those outputs (25-33 dB) plus 48.13 dB
-        is 73-81 dB, 77 dB at L1 = 0.02.  Pass ``max_val=255`` here to see both
-        mistakes at once (83-91 dB for whole-image outputs).
+    Notebook 03 measures what it gives, and how a peak of 255 on data in [0, 1] (``max_val=255``,
+    which adds ``20 log10(255) = 48.13`` dB to any PSNR) can produce a figure like the source's
+    "78 dB".
 
     Args:
         y_true, y_pred: float (N, H, W, C) in [0, 1].
