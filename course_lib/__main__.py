@@ -5,6 +5,7 @@ Examples::
     python -m course_lib train --model pconv --profile ci --out build/runs/pconv-ci
     python -m course_lib train --model vanilla --epochs 10 --recipe source --out build/runs/vanilla-source
     python -m course_lib evaluate --checkpoint pconv=build/runs/pconv-ci/best.keras --out build/eval
+    python -m course_lib evaluate --pretrained --images my_photos/ --out build/eval-my-photos
 
 Running the same ``train`` command again resumes an interrupted run (or returns at once if it
 finished; a larger ``--epochs`` continues it).  ``--help`` on each command lists every option.
@@ -130,8 +131,9 @@ def build_parser():
 
     evaluate = commands.add_parser(
         "evaluate", help="score networks and classical methods on the fixed test masks",
-        description="Evaluate checkpoints (and the classical methods) on the CIFAR-10 test split "
-        "with the fixed evaluation masks; writes JSON, Markdown and figures to --out.",
+        description="Evaluate checkpoints (and the classical methods) on the CIFAR-10 test split, or on "
+        "other images (--images, --photographs), with the fixed evaluation masks; writes JSON, Markdown "
+        "and figures to --out.",
     )
     evaluate.add_argument(
         "--checkpoint", action="append", type=checkpoint_pair, metavar="NAME=PATH",
@@ -142,8 +144,18 @@ def build_parser():
         "--pretrained", action="store_true",
         help="also evaluate the course's three pretrained networks (course_lib/data/pretrained/)",
     )
+    other_images = evaluate.add_mutually_exclusive_group()
+    other_images.add_argument(
+        "--images", metavar="DIR",
+        help="score the PNG and JPEG images of DIR instead of CIFAR-10 (each centre-cropped to a square "
+        "and shrunk to 32 x 32 with anti-aliasing)")
+    other_images.add_argument(
+        "--photographs", type=positive_int, metavar="N",
+        help="score N random crops of scikit-image's sample photographs, shrunk to 32 x 32, instead of "
+        "CIFAR-10 (--seed picks the crops)")
     evaluate.add_argument("--n-test", type=positive_int, metavar="N",
-                          help="test images (default: the profile's)")
+                          help="test images (default: the profile's; with --images or --photographs: "
+                          "the first N of them)")
     evaluate.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
                           help="random seed (default: 0)")
     evaluate.add_argument("--out", required=True, metavar="DIR",
@@ -180,7 +192,21 @@ def run_train(args):
     return 0
 
 
+def _other_images(args) -> dict:
+    """``evaluate``'s ``images`` and ``images_source`` for --images or --photographs, else ``{}``."""
+    from course_lib import data
+
+    if args.images is not None:  # read before TensorFlow starts, so that a bad folder fails at once
+        return {"images": data.load_image_folder(args.images), "images_source": f"the images of {args.images}"}
+    if args.photographs is not None:
+        return {"images": data.sample_photographs(args.photographs, seed=args.seed),
+                "images_source": "random crops of scikit-image's sample photographs, shrunk to 32 x 32 "
+                                 "(course_lib.data.sample_photographs)"}
+    return {}
+
+
 def run_evaluate(args):
+    other_images = _other_images(args)
     _start_tensorflow_quietly()
     from course_lib.evaluate import evaluate
 
@@ -190,7 +216,7 @@ def run_evaluate(args):
 
         checkpoints.update({name: (name, load_pretrained(name)) for name in MODEL_NAMES})
     checkpoints = checkpoints or None
-    evaluate(checkpoints, n_test=args.n_test, out_dir=args.out, seed=args.seed)
+    evaluate(checkpoints, n_test=args.n_test, out_dir=args.out, seed=args.seed, **other_images)
     print(f"done: results in {args.out}")
     return 0
 
@@ -199,9 +225,9 @@ def main(argv=None):
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; returns the exit code.
 
     Bad options exit with code 2, the usage and a message (argparse). Errors found while running
-    (settings that do not fit together, CIFAR-10 missing or damaged, an --out that is a file,
-    ...: ValueError and OSError) print one line, ``python -m course_lib COMMAND: error: ...``,
-    and exit with code 1.
+    (settings that do not fit together, CIFAR-10 missing or damaged, an --images folder without
+    readable images, an --out that is a file, ...: ValueError and OSError) print one line,
+    ``python -m course_lib COMMAND: error: ...``, and exit with code 1.
     """
     parser = build_parser()
     args = parser.parse_args(argv)

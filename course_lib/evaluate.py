@@ -180,7 +180,7 @@ def predict(model_or_path, kind: str, images, masks, batch_size: int = 256) -> n
 
     Args:
         model_or_path: a ``keras.Model`` or the path of a ``.keras`` file.
-        kind: ``"vanilla"`` or ``"pconv"``: how ``models.prepare_inputs`` builds the inputs.
+        kind: one of :data:`course_lib.names.MODEL_NAMES`: how ``models.prepare_inputs`` builds the inputs.
         images: ground truth, float (N, H, W, 3) in [0, 1] (or uint8); the network only sees
             the known pixels (``prepare_inputs`` hides the holes).
         masks: float (N, H, W, 1), 1 = valid, 0 = hole.
@@ -335,11 +335,11 @@ def method_functions(checkpoints=None, methods=None, batch_size: int = 256) -> d
 
 
 # --------------------------------------------------------------------------- the run
-def _load_test_images(images, n_test, seed) -> tuple[np.ndarray, dict]:
+def _load_test_images(images, n_test, seed, images_source=None) -> tuple[np.ndarray, dict]:
     """The evaluation images (float32) and a description of where they came from."""
     if images is not None:
         images = _as_float_images(images)[:n_test]
-        return images, {"source": "images passed to evaluate()", "n_test": len(images)}
+        return images, {"source": images_source or "images passed to evaluate()", "n_test": len(images)}
     if n_test is None:
         n_test = config.get_profile().n_test
     _, (x_test, y_test) = data.load_cifar10(n_test=n_test, seed=seed)
@@ -413,6 +413,7 @@ def evaluate(
     out_dir,
     seed: int = 0,
     images=None,
+    images_source: str | None = None,
     batch_size: int = 256,
     methods=None,
     max_images_per_method: dict[str, int] | None = None,
@@ -432,7 +433,9 @@ def evaluate(
             ``images=`` it keeps the first ``n_test`` of them.
         out_dir: folder for results.json, results.md and the PNG figures (created).
         seed: seed of the test subset.
-        images: evaluate these images instead of CIFAR-10: uint8 or float (N, H, W, 3) in [0, 1].
+        images: evaluate these images instead of CIFAR-10: uint8 or float (N, H, W, 3) in [0, 1]
+            (e.g. ``data.sample_photographs(300)`` or ``data.load_image_folder(path)``).
+        images_source: where ``images`` come from, in one line, for results.json and results.md.
         batch_size: images per network forward pass.
         methods: names of the classical methods to run (keys of ``classical.CLASSICAL_METHODS`` and
             :data:`DATABASE_METHOD`); ``None``: all of them (the database only on CIFAR-10 test
@@ -448,7 +451,7 @@ def evaluate(
     Returns:
         The dict written to results.json::
 
-            {"schema_version": 1,
+            {"schema_version": 2,
              "metadata": {"n_test", "seed", "data": {...}, "groups": [...], "masks_per_group": {...},
                           "methods": [...], "networks": [...], "metrics": {name: label},
                           "variants": ["raw", "composite"],
@@ -461,7 +464,7 @@ def evaluate(
                                         network - classical, image by image}}}}}
     """
     started = time.perf_counter()
-    images, data_source = _load_test_images(images, n_test, seed)
+    images, data_source = _load_test_images(images, n_test, seed, images_source)
     networks = _resolve_checkpoints(checkpoints)
     # The database holds CIFAR-10 images: by default it competes only on CIFAR-10 test images.
     runners = _method_runners(networks, methods, batch_size, database=data_source["source"] == "CIFAR-10 test split")

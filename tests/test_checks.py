@@ -479,3 +479,36 @@ def test_check_masked_distances(capsys):
     assert "database term needs the query's mask" in capsys.readouterr().out
     assert checks.check_masked_distances(lambda q, m, d: broadcast(q, m, d).T) is False
     assert "one row per query" in capsys.readouterr().out
+
+
+# --- notebook 09 ---------------------------------------------------------------------------
+
+def test_check_block_mean(capsys):
+    def with_reshape(image, k):
+        h, w, c = image.shape
+        return image.reshape(h // k, k, w // k, k, c).mean(axis=(1, 3))
+
+    def with_strides(image, k):  # another way: the mean of the k * k shifted subsamplings
+        return np.mean([image[a::k, b::k] for a in range(k) for b in range(k)], axis=0)
+
+    assert checks.check_block_mean(with_reshape) is True
+    assert checks.check_block_mean(with_strides) is True
+    assert checks.check_block_mean(lambda image, k: None) is None
+    assert checks.check_block_mean(lambda image, k: image[::k, ::k]) is False
+    assert "subsampling" in capsys.readouterr().out
+    assert checks.check_block_mean(lambda image, k: with_reshape(image, k) * k * k) is False
+    assert "SUM" in capsys.readouterr().out
+
+    def mixed(image, k):
+        h, w, c = image.shape
+        return image.reshape(h // k, w // k, k, k, c).mean(axis=(2, 3))
+
+    assert checks.check_block_mean(mixed) is False
+    assert "mix pixels" in capsys.readouterr().out
+
+    def with_the_library(image, k):
+        from course_lib import data
+        return data.shrink(np.round(image * 255).astype(np.uint8), image.shape[0] // k) / 255
+
+    assert checks.check_block_mean(with_the_library) is False
+    assert "data.shrink" in capsys.readouterr().out

@@ -169,7 +169,7 @@ def test_evaluate_scores_a_folder_or_photographs_instead_of_cifar10(monkeypatch,
     assert str(folder) in from_folder["images_source"]
     np.testing.assert_array_equal(photographs["images"], data.sample_photographs(5, seed=2))
     assert (photographs["n_test"], photographs["seed"]) == (4, 2)
-    assert "sample photographs" in photographs["images_source"] and "seed 2" in photographs["images_source"]
+    assert "sample photographs" in photographs["images_source"]
 
 
 @pytest.mark.parametrize("make, message", [
