@@ -252,12 +252,6 @@ def score_images(images, outputs, masks) -> dict[str, dict[str, np.ndarray]]:
     return {"raw": raw_scores, "composite": image_scores(images, composited, masks)}
 
 
-def score_method(images, outputs, masks) -> dict[str, dict[str, dict]]:
-    """``{variant: {metric: summary}}`` for one method on one group (see :func:`summarize`)."""
-    return {variant: {metric: summarize(values) for metric, values in scores.items()}
-            for variant, scores in score_images(images, outputs, masks).items()}
-
-
 def paired_comparison(per_image: dict, networks, references) -> dict:
     """``{network: {reference: {group: summary of the per-image difference}}}`` (a method is not compared with itself).
 
