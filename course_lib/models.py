@@ -116,8 +116,8 @@ def build_pconv_unet(input_shape=(32, 32, 3), *, pconv_layer=PConv2D):
     too). Output: the inpainted image (N, H, W, 3) in [0, 1].
 
     Encoder, 4 blocks: PConv2D(32, 3) -> relu, PConv2D(32, 3, strides=2) -> relu (layers
-    ``conv1`` ... ``conv8``). The source passed 32, 64, 128, 256 to its encoder blocks but
-    the blocks ignored the argument: every encoder layer has 32 filters. Decoder, 4 blocks
+    ``conv1`` ... ``conv8``): every encoder layer has 32 filters, the only widths that give the
+    source's reported 1,718,679 parameters (its slides do not show the code). Decoder, 4 blocks
     with (f1, f2) = (256, 128), (128, 64), (64, 32), (32, 3): UpSampling2D(2) of features and
     mask, concatenate [skip, upsampled] (features and masks alike), PConv2D(f1, 3) -> relu,
     PConv2D(f2, 3) -> relu; the skips are the first PConv of each encoder block (``conv7``,
@@ -136,9 +136,10 @@ def build_pconv_unet(input_shape=(32, 32, 3), *, pconv_layer=PConv2D):
 
     Parameter count -- why the source reported 1,718,679 and this model has 859,863:
     the 16 image kernels hold 858,816 weights, the biases 963 and the final Conv2D 84,
-    in all 859,863. The source's layer also kept, in every PConv layer, an all-ones mask
-    kernel of the same shape as its image kernel, tracked as a (trainable!) weight:
-    another 858,816, and 859,863 + 858,816 = 1,718,679. Build with
+    in all 859,863. A layer that also keeps, in every PConv layer, an all-ones mask kernel of
+    the same shape as its image kernel, tracked as a (trainable!) weight, adds another
+    858,816, and 859,863 + 858,816 = 1,718,679 (the slides do not show the source's layer;
+    a popular Keras port of partial convolution does exactly this). Build with
     ``pconv_layer=SourcePConv2D`` to get the source's model (it takes a 3-channel mask).
 
     Args:
@@ -407,8 +408,8 @@ def prepare_inputs(name, images, masks):
 
     Returns:
         ``"vanilla"``: the masked image ``images * masks + (1 - masks)``, (N, H, W, 3):
-        holes are painted white (1.0), as in the source, which drew white strokes with
-        OpenCV onto the image. ``"pconv"`` and ``"improved"``: the pair
+        holes are painted white (1.0), so the network must tell a hole from a white pixel
+        by itself. ``"pconv"`` and ``"improved"``: the pair
         ``(images * masks, masks)``: holes at 0, plus the mask itself (a tuple, which ``model(...)``, ``model.fit`` and
         ``tf.data`` all accept). Float32; NumPy in, NumPy out.
 

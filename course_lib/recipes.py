@@ -78,7 +78,8 @@ RECIPES: dict[str, Recipe] = {
     "source": Recipe(
         "source", loss="l1", masks="strokes", learning_rate=1e-3, schedule="constant",
         warmup_epochs=0.0, clipnorm=None,
-        description="the source project's: whole-image L1, stroke masks, constant Adam 1e-3",
+        description="a reconstruction of the source project's (its slides do not say): whole-image L1, stroke masks, "
+        "constant Adam 1e-3",
     ),
     "course": Recipe(
         "course", loss="liu", masks="mixed", learning_rate=5e-4, schedule="warmup_cosine",
