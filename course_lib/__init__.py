@@ -15,9 +15,10 @@ Modules, in the order an image travels through them: ``config``, ``names``, ``da
 ``recipes``, ``pipeline``, ``step``, ``train``, ``evaluate``, ``reporting``, ``loss_study``, ``viz``,
 ``checks`` (the NumPy exercises' feedback) with ``checks_layer``, ``checks_networks`` and
 ``checks_training`` (the Keras exercises': a layer, two networks, a training step and loop, a loss),
-``handoff`` (a class written in one notebook, loaded in a later one), and ``console``
-(TensorFlow's start-up lines off the console).  ``config``, ``names``, ``data``, ``masks``,
-``metrics``, ``classical``, ``recipes``, ``reporting``, ``viz``, ``handoff`` and ``console`` (and
+``handoff`` (a class written in one notebook, loaded in a later one), ``grade`` (runs students'
+notebooks and tabulates the verdicts their checks record), and ``console`` (TensorFlow's start-up
+lines off the console).  ``config``, ``names``, ``data``, ``masks``,
+``metrics``, ``classical``, ``recipes``, ``reporting``, ``viz``, ``handoff``, ``grade`` and ``console`` (and
 ``python -m course_lib --help``) do not import TensorFlow.  Import the one
 you need, for example ``from course_lib import masks``.
 """

@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_lib train ...`` and ``python -m course_lib evaluate ...``.
+"""Command line: ``python -m course_lib train ...``, ``... evaluate ...`` and ``... grade ...``.
 
 Examples::
 
@@ -6,6 +6,7 @@ Examples::
     python -m course_lib train --model vanilla --epochs 10 --recipe source --out build/runs/vanilla-source
     python -m course_lib evaluate --checkpoint pconv=build/runs/pconv-ci/best.keras --out build/eval
     python -m course_lib evaluate --pretrained --images my_photos/ --out build/eval-my-photos
+    python -m course_lib grade submissions/ --out grades.csv
 
 Running the same ``train`` command again resumes an interrupted run (or returns at once if it
 finished; a larger ``--epochs`` continues it).  ``--help`` on each command lists every option.
@@ -72,7 +73,7 @@ def checkpoint_pair(text):
 
 
 def build_parser():
-    """The ``argparse`` parser of ``python -m course_lib`` with its two commands."""
+    """The ``argparse`` parser of ``python -m course_lib`` with its commands."""
     parser = argparse.ArgumentParser(
         prog="python -m course_lib",
         description="Train and evaluate the course's inpainting networks.",
@@ -161,20 +162,31 @@ def build_parser():
     evaluate.add_argument("--out", required=True, metavar="DIR",
                           help="output folder for the results")
     evaluate.set_defaults(handler=run_evaluate, command_parser=evaluate)
+
+    grade = commands.add_parser(
+        "grade", help="run the students' notebooks and tabulate their exercise checks",
+        description="Run each submitted notebook in a fresh kernel in the ci profile and write one row per "
+        "student, one column per exercise (correct, wrong, not attempted, error); print how many got each "
+        "exercise right. The notebooks run as you, unsandboxed: grade untrusted ones in a container.",
+    )
+    grade.add_argument("submissions", metavar="SUBMISSIONS_DIR",
+                       help="a folder of <student>.ipynb files or of <student>/ folders of notebooks")
+    grade.add_argument("--out", required=True, metavar="CSV", help="the grades, one row per student")
+    grade.add_argument("--summary", metavar="CSV", help="also write the per-exercise counts here")
+    grade.add_argument("--timeout", type=positive_int, default=600, metavar="S",
+                       help="seconds per notebook before its kernel is killed (default: 600)")
+    grade.add_argument("--cell-timeout", type=positive_int, default=300, metavar="S",
+                       help="seconds per cell before it is interrupted and the next cell runs (default: 300)")
+    grade.add_argument("--kernel", default="python3", metavar="NAME",
+                       help="the Jupyter kernel to run the notebooks in (default: python3)")
+    grade.add_argument("--executed", metavar="DIR",
+                       help="keep each executed notebook there, as DIR/<student>/<notebook>.ipynb")
+    grade.set_defaults(handler=run_grade, command_parser=grade)
     return parser
 
 
-def _start_tensorflow_quietly():
-    """Import TensorFlow and look for GPUs (where CUDA's start-up lines come) with their C++
-    start-up lines hidden (:mod:`course_lib.console`); later imports of TensorFlow are silent."""
-    with console.tensorflow_start_up_hidden():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")
-
-
 def run_train(args):
-    _start_tensorflow_quietly()
+    console.start_tensorflow_quietly()
     from course_lib.train import train
 
     result = train(
@@ -207,7 +219,7 @@ def _other_images(args) -> dict:
 
 def run_evaluate(args):
     other_images = _other_images(args)
-    _start_tensorflow_quietly()
+    console.start_tensorflow_quietly()
     from course_lib.evaluate import evaluate
 
     checkpoints = dict(args.checkpoint) if args.checkpoint else {}
@@ -218,6 +230,15 @@ def run_evaluate(args):
     checkpoints = checkpoints or None
     evaluate(checkpoints, n_test=args.n_test, out_dir=args.out, seed=args.seed, **other_images)
     print(f"done: results in {args.out}")
+    return 0
+
+
+def run_grade(args):
+    from course_lib.grade import grade
+
+    grades = grade(args.submissions, args.out, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                   kernel=args.kernel, summary=args.summary, executed_dir=args.executed)
+    print(f"done: {len(grades.rows)} submissions graded, grades in {args.out}")
     return 0
 
 

@@ -18,17 +18,26 @@ typing a printed number either: each calls the student's function on inputs the 
 A check never raises, whatever the student's code does, so a notebook with unsolved
 exercises still runs top to bottom (in CI, too).
 
+Every check also records its verdict, ``{"check": "check_psnr", "verdict": "correct"}``, one of
+:data:`VERDICT_NAMES` ("error": the student's code raised inside the check), in :data:`VERDICTS`
+and, when ``$COURSE_VERDICTS`` names a file, as one JSON line appended to it: that is what
+``python -m course_lib grade`` reads, never the printed line.  All checks report through
+:func:`_say`, the one place that prints and records.
+
 Conventions as everywhere in course_lib: images float in [0, 1], masks 1 = valid, 0 = hole.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import sys
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from course_lib import config
 from course_lib.metrics import SSIM_C1, SSIM_C2
 
 CORRECT = "✓ correct"
@@ -50,9 +59,50 @@ def rel_error(x, y) -> float:
 # The machinery shared by the checks.
 # --------------------------------------------------------------------------------------
 
+#: What a check can record, in the order the grader lists them; "error": the student's code raised.
+VERDICT_NAMES = ("correct", "wrong", "not attempted", "error")
+
+#: Every verdict recorded in this process, in order: ``{"check": "check_psnr", "verdict": "correct"}``.
+VERDICTS: list[dict[str, str]] = []
+
+
+class _ErrorLine(str):
+    """A ✗ line that reports an exception raised by the student's code: :func:`_say` records "error"."""
+
+
 def _say(ok: bool | None, message: str) -> bool | None:
+    """Print the check's one line, record its verdict (:data:`VERDICTS`, ``$COURSE_VERDICTS``), return ``ok``."""
     print(message)
+    if ok is None:
+        verdict = "not attempted"
+    else:
+        verdict = "correct" if ok else "error" if isinstance(message, _ErrorLine) else "wrong"
+    _record({"check": _reporting_check(), "verdict": verdict})
     return ok
+
+
+def _reporting_check() -> str:
+    """The name of the public ``check_*`` function of course_lib.checks* on the call stack (the outermost one)."""
+    name, frame = "unknown check", sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name.startswith("check_") and frame.f_globals.get("__name__", "").startswith(
+                "course_lib.checks"):
+            name = frame.f_code.co_name
+        frame = frame.f_back
+    return name
+
+
+def _record(record: dict[str, str]) -> None:
+    """Append ``record`` to :data:`VERDICTS` and, when ``$COURSE_VERDICTS`` is set, to that file as a JSON line."""
+    VERDICTS.append(record)
+    path = config.verdicts_file()
+    if path is None:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except OSError as err:  # a check never raises
+        print(f"(the verdict could not be written to $COURSE_VERDICTS: {err})")
 
 
 #: The start of the message of the exception a library function raises while a check has switched it off.
@@ -160,7 +210,7 @@ def _run_check(
             with np.errstate(divide="ignore", invalid="ignore"), _switched_off(library, called):
                 answer = student_fn(*args)
         except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
-            return _say(False, f"✗ your function raised {type(err).__name__}: {err}")
+            return _say(False, _ErrorLine(f"✗ your function raised {type(err).__name__}: {err}"))
         if called:
             return _say(False, _delegation_message(called))
         if answer is None:
@@ -792,7 +842,7 @@ def check_unet_layer_params(student_fn: Callable[[Sequence[int]], Any], model=No
         try:
             answer = student_fn(list(widths))
         except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
-            return _say(False, f"✗ your function raised {type(err).__name__}: {err}")
+            return _say(False, _ErrorLine(f"✗ your function raised {type(err).__name__}: {err}"))
         if answer is None:
             return _say(None if i == 0 else False, NOT_ATTEMPTED if i == 0 else
                         f"✗ your function returned None for widths {list(widths)}: every path must return a list")

@@ -35,7 +35,8 @@ import numpy as np
 import keras
 
 from course_lib import layers
-from course_lib.checks import CORRECT, NOT_ATTEMPTED, _error_text, _say, _switched_off, _trapped_name, rel_error
+from course_lib.checks import (CORRECT, NOT_ATTEMPTED, _error_text, _ErrorLine, _say, _switched_off, _trapped_name,
+                               rel_error)
 
 __all__ = ["set_kernel_and_bias", "pconv_reference", "check_pconv_layer", "model_problem"]
 
@@ -447,15 +448,15 @@ def _run_case(layer_class, case: _Case, index: int, name: str):
     except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
         if _trapped_name(err):
             raise _delegation(name, "it calls it")
-        raise _Fail(f"✗ {ctor} raised {type(err).__name__}: {_error_text(err)}{_raise_hint(err, 'init')}")
+        raise _Fail(_ErrorLine(f"✗ {ctor} raised {type(err).__name__}: {_error_text(err)}{_raise_hint(err, 'init')}"))
     inputs = [case.x.copy(), case.mask.copy()]
     try:
         answer = layer(inputs)
     except Exception as err:  # noqa: BLE001
         if _trapped_name(err):
             raise _delegation(name, "it calls one")
-        raise _Fail(f"✗ {ctor}([x, mask]) raised {type(err).__name__}: {_error_text(err)} (with "
-                    f"{case.description}){_raise_hint(err, 'call')}")
+        raise _Fail(_ErrorLine(f"✗ {ctor}([x, mask]) raised {type(err).__name__}: {_error_text(err)} (with "
+                               f"{case.description}){_raise_hint(err, 'call')}"))
     if _holds_library_layer(layer):
         raise _delegation(name, "it holds one")
     if answer is None or (isinstance(answer, (list, tuple)) and all(a is None for a in answer)):
@@ -473,8 +474,8 @@ def _run_case(layer_class, case: _Case, index: int, name: str):
     except Exception as err:  # noqa: BLE001
         if _trapped_name(err):
             raise _delegation(name, "it calls one")
-        raise _Fail(f"✗ {ctor}([x, mask]) raised {type(err).__name__}: {_error_text(err)} (on its second call, "
-                    f"after set_kernel_and_bias, with {case.description})")
+        raise _Fail(_ErrorLine(f"✗ {ctor}([x, mask]) raised {type(err).__name__}: {_error_text(err)} (on its second "
+                               f"call, after set_kernel_and_bias, with {case.description})"))
     return _check_outputs(answer, case, ctor)
 
 
@@ -665,6 +666,7 @@ def check_pconv_layer(layer_class: Any) -> bool | None:
             return _say(True, CORRECT)
         return _say(False, "✗ " + _diagnose(cases, outputs, refs))
     except _Fail as fail:
-        return _say(fail.result, str(fail))
+        return _say(fail.result, fail.args[0])  # the line itself: an _ErrorLine stays one
     except Exception as err:  # noqa: BLE001 -- a check never raises
-        return _say(False, f"✗ the check could not run your layer: {type(err).__name__}: {_error_text(err)}")
+        return _say(False, _ErrorLine(f"✗ the check could not run your layer: {type(err).__name__}: "
+                                      f"{_error_text(err)}"))

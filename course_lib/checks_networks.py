@@ -32,7 +32,8 @@ import numpy as np
 import keras
 from keras import ops
 
-from course_lib.checks import _ANSI, CORRECT, NOT_ATTEMPTED, _error_text, _library_functions, _say, _switched_off
+from course_lib.checks import (_ANSI, CORRECT, NOT_ATTEMPTED, _error_text, _ErrorLine, _library_functions, _say,
+                               _switched_off)
 
 __all__ = ["check_pconv_unet", "check_vanilla_unet"]
 
@@ -69,8 +70,8 @@ def _exact_arithmetic():
 
 def _raised(err: BaseException, hint: str | None) -> str:
     if hint:
-        return f"✗ your function raised {type(err).__name__}: {hint} (the error: {_error_text(err)})"
-    return f"✗ your function raised {type(err).__name__}: {_error_text(err)}"
+        return _ErrorLine(f"✗ your function raised {type(err).__name__}: {hint} (the error: {_error_text(err)})")
+    return _ErrorLine(f"✗ your function raised {type(err).__name__}: {_error_text(err)}")
 
 
 def _signature_hint(text: str) -> str | None:
@@ -315,7 +316,7 @@ def _guarded(check: Callable[[], bool | None]) -> bool | None:
         with _exact_arithmetic():
             return check()
     except Exception as err:  # noqa: BLE001 -- a check never raises
-        return _say(False, f"✗ running your model raised {type(err).__name__}: {_error_text(err)}")
+        return _say(False, _ErrorLine(f"✗ running your model raised {type(err).__name__}: {_error_text(err)}"))
 
 
 # --------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from keras import ops
 from course_lib.checks import (
     CORRECT,
     NOT_ATTEMPTED,
+    _ErrorLine,
     _library_functions,
     _liu_pixel_loss_reference,
     _matches,
@@ -74,7 +75,7 @@ def _call_student(fn: Callable, args: Sequence, kwargs: dict | None = None, forb
 
 def _raised(err: Exception, hint: str = "") -> str:
     first_line = (str(err).strip().splitlines() or [""])[0][:200]
-    return f"✗ your function raised {type(err).__name__}: {first_line}" + (f" ({hint})" if hint else "")
+    return _ErrorLine(f"✗ your function raised {type(err).__name__}: {first_line}" + (f" ({hint})" if hint else ""))
 
 
 def _delegated(name: str, how: str) -> str:

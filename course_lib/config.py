@@ -6,6 +6,8 @@ Environment variables
 ``COURSE_DATA_DIR``    a folder holding ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/``.
 ``COURSE_OUTPUT_DIR``  where course runs write models and results (default: ``build/`` in a
                        checkout of the repository, ``./course-output`` after a plain install).
+``COURSE_VERDICTS``    a file to which every exercise check appends its verdict, one JSON line
+                       (set by ``python -m course_lib grade``; see ``course_lib.checks``).
 
 The small files that ship with the course (the evaluation masks, the pretrained networks and the
 records of their training) are package data in ``course_lib/data/``, so they are found wherever
@@ -132,6 +134,12 @@ def output_root() -> Path:
         return Path(os.environ["COURSE_OUTPUT_DIR"]).expanduser()
     # After a plain install REPO_ROOT is site-packages: never write there.
     return REPO_ROOT / "build" if IN_CHECKOUT else Path.cwd() / "course-output"
+
+
+def verdicts_file() -> Path | None:
+    """``$COURSE_VERDICTS``: where the exercise checks append their verdicts, or None (unset: nowhere)."""
+    path = os.environ.get("COURSE_VERDICTS")
+    return Path(path).expanduser() if path else None
 
 
 def output_dir(*parts: str) -> Path:
