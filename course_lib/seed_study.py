@@ -181,7 +181,32 @@ def markdown(study) -> str:
             same = gap["all_positive"] or gap["all_negative"]
             cells.append(f"{gap['min']:+.2f} to {gap['max']:+.2f}{' ✓' if same else ''}")
         lines.append(f"| {pair.replace('-', ' − ')} | " + " | ".join(cells) + " |")
+    lines += [""] + [f"- {line}" for line in findings(study)]
     return "\n".join(lines) + "\n"
+
+
+def findings(study) -> list[str]:
+    """One sentence per comparison, computed from the summary: in how many groups each network
+    beats the reference beyond its interval for every seed, and in how many groups each gap
+    between networks keeps its sign over every pairing of seeds."""
+    groups = study["groups"]
+    seeds = len(study["seeds"])
+    lines = []
+    for network, per_group in study["versus_reference"].items():
+        ahead = [g for g in groups if all(r["mean"] - r["ci95"] > 0 for r in per_group[g])]
+        behind = [g for g in groups if all(r["mean"] + r["ci95"] < 0 for r in per_group[g])]
+        lines.append(f"{network} − {study['reference']}: ahead beyond the 95 % interval for all {seeds} seeds in "
+                     f"{len(ahead)} of {len(groups)} groups, behind in {len(behind)}"
+                     + (f" (ahead in {', '.join(ahead)})" if 0 < len(ahead) < len(groups) else "") + ".")
+    for pair, per_group in study["between"].items():
+        a, b = pair.split("-")
+        better = [g for g in groups if per_group[g]["all_positive"]]
+        worse = [g for g in groups if per_group[g]["all_negative"]]
+        lines.append(f"{a} − {b}: ahead for every pairing of seeds in {len(better)} of {len(groups)} groups, "
+                     f"behind in {len(worse)}, the sign depends on the seeds in {len(groups) - len(better) - len(worse)}"
+                     f" (gaps from {min(per_group[g]['min'] for g in groups):+.2f} to "
+                     f"{max(per_group[g]['max'] for g in groups):+.2f} dB).")
+    return lines
 
 
 def write(study, out_dir) -> None:

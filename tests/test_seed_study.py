@@ -78,3 +78,13 @@ def test_a_tiny_study_trains_each_seed_and_scores_the_runs_on_the_same_images(tm
     assert study["runs"]["pconv"]["0.5-0.6"] == [results["results"][f"pconv-s{s}"]["composite"]["0.5-0.6"]
                                                  ["hole_psnr"]["mean"] for s in (0, 3)]
     assert seed_study.load(tmp_path / "study") == json.loads(json.dumps(study))
+
+
+def test_findings_count_the_groups_where_a_conclusion_holds_for_every_seed():
+    study = seed_study.summarize(_report(MEANS, PAIRED), networks=("vanilla", "pconv"), seeds=(0, 1))
+    vanilla, pconv, gap = seed_study.findings(study)
+    # vanilla: small 0.5±0.1 and 0.4±0.5 (the second crosses 0); large -0.2±0.1 and 0.3±0.1 (signs differ)
+    assert vanilla == "vanilla − biharmonic: ahead beyond the 95 % interval for all 2 seeds in 0 of 2 groups, behind in 0."
+    assert pconv.startswith("pconv − biharmonic: ahead beyond the 95 % interval for all 2 seeds in 2 of 2 groups")
+    assert gap == ("pconv − vanilla: ahead for every pairing of seeds in 1 of 2 groups, behind in 0, the sign depends "
+                   "on the seeds in 1 (gaps from -0.50 to +3.00 dB).")
