@@ -17,7 +17,9 @@ and earlier versions (2.16 to 2.19) their own, with a date::
 
 :func:`stderr_to` sends descriptor 2 to a file for a while (``scripts/run_course.py`` keeps a
 log of them); :func:`tensorflow_start_up_hidden` drops them and writes everything else back
-(the command line). No TensorFlow here: this module only reads text.
+(the command line); :func:`start_tensorflow_quietly` does that for a notebook's kernel, where
+the lines would show as a red stderr box under the first cell that imports TensorFlow.
+TensorFlow is imported only by that function: the rest of this module only reads text.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import re
 import sys
 import tempfile
 
-__all__ = ["LOG_LINE", "is_start_up_noise", "stderr_to", "tensorflow_start_up_hidden", "worth_showing"]
+__all__ = ["LOG_LINE", "is_start_up_noise", "start_tensorflow_quietly", "stderr_to", "tensorflow_start_up_hidden",
+           "worth_showing"]
 
 #: The level letter (I, W, E, F) and message of a line of TensorFlow's C++ log, in either format.
 _LEVEL_AND_MESSAGE = (r"(?:(?P<absl>[IWEF])\d{4} \d\d:\d\d:[\d.]+ +\d+ "
@@ -95,3 +98,20 @@ def tensorflow_start_up_hidden():
             kept = worth_showing(captured.read().decode(errors="replace").splitlines())
             if kept:
                 print("\n".join(kept), file=sys.stderr)
+
+
+def start_tensorflow_quietly():
+    """Import TensorFlow and Keras and look for GPUs (where CUDA's start-up lines come) inside
+    :func:`tensorflow_start_up_hidden`; later imports of either are silent.
+
+    For a notebook's set-up cell, before anything imports Keras: ``from course_lib import console``
+    then ``console.start_tensorflow_quietly()``.  In a live kernel (Jupyter, Colab) whatever
+    TensorFlow's C++ side writes to descriptor 2 shows under the cell as stderr, and
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach its start-up lines.  A line that stays (a warning or an
+    error other than the start-up ones) is worth reading.  Takes as long as ``import tensorflow``.
+    """
+    with tensorflow_start_up_hidden():
+        import keras  # noqa: F401  (Keras 3 imports its backend here: TensorFlow, or JAX)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")

@@ -1,10 +1,13 @@
-"""Run every test of the course: unit tests of course_lib, then every notebook under nbval.
+"""Run every test of the course: every notebook in JupyterLab in a browser, the unit tests of course_lib,
+then every notebook under nbval.
 
     python3 scripts/run_tests.py [extra pytest arguments]
 
 Sets up ``.venv`` first (see ``_bootstrap.py``). Notebooks run in the ``ci`` profile unless
 ``COURSE_PROFILE`` says otherwise; CIFAR-10 is looked up as ``course_lib.data`` explains
-(``COURSE_DATA_DIR``, then ``data/``, then a download).
+(``COURSE_DATA_DIR``, then ``data/``, then a download). The browser tests (``tests/browser/``) need
+the system's Chromium or Chrome and are skipped, with one line, without one; their screenshots go to
+``build/test-run/browser/``.
 """
 
 from __future__ import annotations
