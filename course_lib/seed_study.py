@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib import config, evaluate, names, train
+from course_lib import config, names
 from course_lib.reporting import PAIRED_METRIC, PAIRED_VARIANT
 
 #: The seeds of the course's study.
@@ -72,6 +72,8 @@ def train_runs(*, profile=None, out_dir, networks=NETWORKS, seeds=SEEDS, verbose
     Returns:
         ``{run name: (network kind, path of best.keras)}``, the checkpoints for evaluate.
     """
+    from course_lib import train  # TensorFlow: only where training happens (reading a study needs none)
+
     networks, seeds = _check(networks, seeds)
     out_dir = Path(out_dir)
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -99,6 +101,8 @@ def run(*, profile=None, out_dir, networks=NETWORKS, seeds=SEEDS, n_test=500, ve
     Returns:
         The summary of :func:`summarize` (also written to ``seeds.json`` and ``seeds.md``).
     """
+    from course_lib import evaluate
+
     trained = train_runs(profile=profile, out_dir=out_dir, networks=networks, seeds=seeds, verbose=verbose)
     results = evaluate.evaluate(trained, methods=(REFERENCE,), n_test=n_test, seed=0, out_dir=out_dir,
                                 figures=False, verbose=False)

@@ -25,7 +25,7 @@ import json
 import sys
 from pathlib import Path
 
-from course_lib import recipes, reporting
+from course_lib import recipes, reporting, seed_study
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "results.json"
@@ -123,9 +123,18 @@ def headline_block(results_path=RESULTS) -> str:
         "image that is missing; *strokes*: thin scribbles). Paired with biharmonic inpainting on the same "
         f"image–mask pairs, the networks lead it on {_groups_text(LARGE)} holes by: "
         + ", ".join(f"{name} {span} dB" for name, span, _ in spans)
-        + f" (95 % intervals ± {_span(all_cis)} dB). Each network was trained once, with one seed."
+        + f" (95 % intervals ± {_span(all_cis)} dB). Each shipped network was trained once, with one seed"
+        + (". " + _seed_study_headline(SEEDS_MD) if Path(SEEDS_MD).exists() else ".")
     )
     return f"{BEGIN}\n{table}\n{sentence}\n{END}"
+
+
+def _seed_study_headline(seeds_md):
+    """One sentence of the seed study for the README: how the PConv U-Net compares with the vanilla one over seeds."""
+    study = seed_study.load(Path(seeds_md).parent)
+    gap = next(line for line in seed_study.findings(study) if line.startswith("pconv − vanilla"))
+    return (f"[Trained three times each]({Path(seeds_md).relative_to(ROOT).as_posix()}) in the shorter `cpu` profile "
+            f"(seeds {', '.join(str(s) for s in study['seeds'])}): {gap}")
 
 
 # ------------------------------------------------------------------------------------------ results/README.md
@@ -243,6 +252,17 @@ def _training_section(results, pretrained_dir, losses_dir, seeds_md):
     return parts
 
 
+def _seed_findings(seeds_md):
+    """The seed study's findings (computed by :func:`course_lib.seed_study.findings`), if it exists."""
+    if not Path(seeds_md).exists():
+        return []
+    study = seed_study.load(Path(seeds_md).parent)
+    return [f"**Across training runs** ([`seeds/seeds.md`](seeds/seeds.md): every network trained with seeds "
+            f"{', '.join(str(s) for s in study['seeds'])} in the `{study.get('profile', 'cpu')}` profile, scored on "
+            f"the same {study['n_test']} test images):",
+            "\n".join(f"- {line}" for line in seed_study.findings(study))]
+
+
 def _findings_section(results, seeds_md):
     groups = results["metadata"]["groups"]
     small = [g for g in groups if g not in LARGE]
@@ -279,6 +299,7 @@ def _findings_section(results, seeds_md):
         "± 0.06–0.09 dB), they are +1.14, +1.15 and +1.06 dB for `improved`, +0.48, +0.55 and +0.52 dB for `pconv` "
         "and +0.34, +0.41 and +0.38 dB for `vanilla` against biharmonic. The hybrid adds what a small U-Net does not "
         "learn quickly: the classical fill as its starting point.",
+        *_seed_findings(seeds_md),
         "**Only on CIFAR-10.** Every number on this page comes from CIFAR-10 test images, the distribution the "
         "networks were trained on. Notebook 09 runs the same networks and the classical methods on photographs "
         "that are not CIFAR-10 and on medical images.",
