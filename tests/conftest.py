@@ -1,4 +1,6 @@
-"""Shared pytest configuration."""
+"""Shared pytest configuration, and the course's two source networks as fixtures (built once per module)."""
+
+import pytest
 
 
 def pytest_configure(config):
@@ -7,3 +9,19 @@ def pytest_configure(config):
         "slow: executes notebooks on a Jupyter kernel; part of the normal run (and of CI), "
         "deselect with -m 'not slow' for a quick local loop",
     )
+
+
+@pytest.fixture(scope="module")
+def vanilla():
+    """The vanilla U-Net of course_lib.models, freshly built."""
+    from course_lib import models
+
+    return models.build_vanilla_unet()
+
+
+@pytest.fixture(scope="module")
+def pconv():
+    """The PConv U-Net of course_lib.models, freshly built."""
+    from course_lib import models
+
+    return models.build_pconv_unet()

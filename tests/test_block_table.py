@@ -24,16 +24,6 @@ def parse(table):
     return rows, list(rows)
 
 
-@pytest.fixture(scope="module")
-def vanilla():
-    return models.build_vanilla_unet()
-
-
-@pytest.fixture(scope="module")
-def pconv():
-    return models.build_pconv_unet()
-
-
 def test_vanilla_blocks_shapes_and_parameters_by_the_formula(vanilla):
     rows, order = parse(models.block_table(vanilla))
     assert order == ["input", "encoder 32×32", "encoder 16×16", "encoder 8×8", "encoder 4×4", "bottleneck 2×2",

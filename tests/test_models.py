@@ -10,16 +10,6 @@ from course_lib.layers import PConv2D, SourcePConv2D
 
 
 @pytest.fixture(scope="module")
-def vanilla():
-    return models.build_vanilla_unet()
-
-
-@pytest.fixture(scope="module")
-def pconv():
-    return models.build_pconv_unet()
-
-
-@pytest.fixture(scope="module")
 def improved():
     return models.build_improved_unet()
 
