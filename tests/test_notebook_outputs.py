@@ -63,3 +63,15 @@ def test_the_patterns_catch_what_they_name():
     for text, pattern in samples.items():
         assert re.search(pattern, text, flags=re.MULTILINE), text
     assert not any(re.search(p, "✓ correct: hole PSNR 23.41 dB", flags=re.MULTILINE) for p in FORBIDDEN)
+
+
+#: One sitting: the prose of a student notebook, and of its longest markdown cell, in words.
+MAX_WORDS, MAX_CELL_WORDS = 2_500, 450
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_is_read_in_one_sitting(path):
+    words = [len("".join(c["source"]).split()) for c in json.loads(path.read_text())["cells"]
+             if c["cell_type"] == "markdown"]
+    assert sum(words) <= MAX_WORDS, f"{path.name} has {sum(words):,} words of prose; split it or tighten it"
+    assert max(words) <= MAX_CELL_WORDS, f"{path.name} has a markdown cell of {max(words)} words; break it up"
