@@ -23,11 +23,14 @@ from pathlib import Path
 
 from _bootstrap import ROOT, absolute_data_dir, reexec_in_environment
 
+#: What a stored widget output says where no kernel runs (GitHub, JupyterLab before a run) instead of
+#: ipywidgets' repr, ``VBox(children=(HBox(...``.
+WIDGET_TEXT = "Interactive explorer: run the notebook to use it (a still picture of it follows)."
 
 
 def strip_log_lines(path: Path) -> int:
-    """Remove TensorFlow/absl log lines from the stream outputs of a notebook, and its widget state; return
-    how many lines."""
+    """Remove TensorFlow/absl log lines from the stream outputs of a notebook, and its widget state (a widget's
+    output keeps a plain sentence, :data:`WIDGET_TEXT`); return how many lines."""
     import nbformat
 
     from course_lib.console import LOG_LINE
@@ -45,6 +48,9 @@ def strip_log_lines(path: Path) -> int:
                 output["text"] = "".join(kept)
                 if not kept:
                     continue
+            data = output.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                data["text/plain"] = WIDGET_TEXT
             kept_outputs.append(output)
         if cell.cell_type == "code":
             cell.outputs = kept_outputs
