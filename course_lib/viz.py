@@ -400,13 +400,24 @@ def inpainting_explorer(images, methods: Mapping[str, Callable], mask_families=N
     return explorer
 
 
+#: Panels per row of the explorer's picture: four 1.8-inch panels at 100 dpi make it 720 pixels wide, so that
+#: its titles are drawn at their size (about 11 pixels) where a notebook shows it 720 pixels wide.
+EXPLORER_COLUMNS = 4
+
+
 def _explorer_figure(truth, mask, outputs, hole_psnr, cell_size) -> matplotlib.figure.Figure:
-    """One row: masked input, each method titled with its hole PSNR, ground truth (not pyplot-managed)."""
+    """Rows of :data:`EXPLORER_COLUMNS` panels: masked input, each method titled with its hole PSNR, ground truth
+    (not pyplot-managed)."""
     panels = [("input", masked_input(truth, mask)[0])]
     panels += [(f"{name}\nhole PSNR {_format_db(hole_psnr[name])}", out[0]) for name, out in outputs.items()]
     panels.append(("ground truth", truth[0]))
-    fig = matplotlib.figure.Figure(figsize=(cell_size * len(panels), cell_size + 0.5))
-    for ax, (title, image) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+    n_cols = min(EXPLORER_COLUMNS, len(panels))
+    n_rows = math.ceil(len(panels) / n_cols)
+    fig = matplotlib.figure.Figure(figsize=(cell_size * n_cols, (cell_size + 0.5) * n_rows))
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax, (title, image) in zip(axes, panels):
         _draw(ax, image, title)
+    for ax in axes[len(panels):]:
+        ax.axis("off")
     fig.tight_layout()
     return fig

@@ -175,3 +175,17 @@ def test_explorer_slider_box_gives_a_hand_checkable_hole(explorer):
 def test_explorer_uses_the_evaluation_masks_with_the_seed(explorer):
     explorer.controls["family"].value = "eval: 0.1-0.2"
     np.testing.assert_array_equal(explorer.state["mask"], masks_lib.load_eval_masks()["0.1-0.2"][:1])
+
+
+def test_explorer_picture_wraps_its_panels_so_that_it_fits_a_notebook_at_full_size():
+    import struct
+
+    methods = {f"method {k}": (lambda images, masks: np.full_like(images, 0.5)) for k in range(10)}
+    explorer = viz.inpainting_explorer(random_images(2), methods)
+    figure, png = explorer.state["figure"], explorer.state["png"]
+    shown = [ax for ax in figure.axes if ax.get_images()]
+    assert len(shown) == 12  # input, ten methods, ground truth
+    columns = {round(ax.get_position().x0, 3) for ax in shown}
+    assert len(columns) == viz.EXPLORER_COLUMNS
+    width = struct.unpack(">I", png[16:20])[0]  # the PNG header's width
+    assert width <= 760, f"the explorer's picture is {width} px wide; shown 720 px wide its titles would shrink"
