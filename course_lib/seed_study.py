@@ -48,6 +48,10 @@ NETWORKS = tuple(names.MODEL_NAMES)
 #: The classical method every run is paired with.
 REFERENCE = "biharmonic"
 
+#: The floor: a run below it in every group paints a flat colour, it did not learn to inpaint (a "dead"
+#: network, see notebook 06).  Such a run is reported, and left out of the comparisons.
+FLOOR = "mean fill"
+
 #: Where the course keeps its own seed study: ``results/seeds/`` of a checkout.
 STORED_DIR = config.REPO_ROOT / "results" / "seeds"
 
@@ -104,7 +108,7 @@ def run(*, profile=None, out_dir, networks=NETWORKS, seeds=SEEDS, n_test=500, ve
     from course_lib import evaluate
 
     trained = train_runs(profile=profile, out_dir=out_dir, networks=networks, seeds=seeds, verbose=verbose)
-    results = evaluate.evaluate(trained, methods=(REFERENCE,), n_test=n_test, seed=0, out_dir=out_dir,
+    results = evaluate.evaluate(trained, methods=(REFERENCE, FLOOR), n_test=n_test, seed=0, out_dir=out_dir,
                                 figures=False, verbose=False)
     study = summarize(results, networks=networks, seeds=seeds)
     study["profile"] = config.profile_name(profile)
@@ -120,10 +124,12 @@ def summarize(results, *, networks=NETWORKS, seeds=SEEDS) -> dict:
         {"metric": "hole_psnr", "variant": "composite", "reference": "biharmonic", "seeds": [...],
          "n_test": N, "groups": [...],
          "runs": {network: {group: [mean of each seed]}},
-         "versus_reference": {network: {group: [{"mean", "ci95"} of run - reference, per seed]}},
+         "failed": [names of the runs below the floor (mean fill) in every group],
+         "versus_reference": {network: {group: [{"mean", "ci95"} of run - reference, per trained seed]}},
          "between": {"pconv-vanilla": {group: {"min", "max", "mean", "all_positive", "all_negative"}}}}
 
-    ``between`` holds every difference ``mean(a, seed i) - mean(b, seed j)``.
+    ``between`` holds every difference ``mean(a, seed i) - mean(b, seed j)`` over the runs that did not fail.
+    Without the floor in ``results`` no run counts as failed.
     """
     networks, seeds = _check(networks, seeds)
     table = results["results"]
@@ -135,19 +141,26 @@ def summarize(results, *, networks=NETWORKS, seeds=SEEDS) -> dict:
 
     runs = {network: {group: [mean(run_name(network, s), group) for s in seeds] for group in groups}
             for network in networks}
+    failed = [run_name(network, s) for network in networks for s in seeds
+              if FLOOR in table and all(mean(run_name(network, s), g) < mean(FLOOR, g) for g in groups)]
+    trained = {network: [s for s in seeds if run_name(network, s) not in failed] for network in networks}
     versus = {network: {group: [{key: paired[run_name(network, s)][REFERENCE][group][key] for key in ("mean", "ci95")}
-                                for s in seeds] for group in groups}
+                                for s in trained[network]] for group in groups}
               for network in networks}
+
+    def trained_means(network, group):
+        return [mean(run_name(network, s), group) for s in trained[network]]
+
     between = {}
     for b, a in itertools.combinations(networks, 2):  # the later network minus the earlier: pconv - vanilla
         between[f"{a}-{b}"] = {}
         for group in groups:
-            gaps = np.subtract.outer(runs[a][group], runs[b][group]).ravel()
+            gaps = np.subtract.outer(trained_means(a, group), trained_means(b, group)).ravel()
             between[f"{a}-{b}"][group] = {"min": float(gaps.min()), "max": float(gaps.max()),
                                           "mean": float(gaps.mean()), "all_positive": bool((gaps > 0).all()),
                                           "all_negative": bool((gaps < 0).all())}
     return {"metric": PAIRED_METRIC, "variant": PAIRED_VARIANT, "reference": REFERENCE, "seeds": list(seeds),
-            "n_test": results["metadata"]["n_test"], "groups": groups, "runs": runs,
+            "n_test": results["metadata"]["n_test"], "groups": groups, "runs": runs, "failed": failed,
             "versus_reference": versus, "between": between}
 
 
@@ -156,14 +169,21 @@ def markdown(study) -> str:
     groups = study["groups"]
     seeds = ", ".join(str(s) for s in study["seeds"])
     lines = [f"Hole PSNR (dB, composite) on {study['n_test']} CIFAR-10 test images, seeds {seeds} "
-             f"(mean over the images; one number per training run).", "",
+             f"(each cell: the mean over the seeds of each run's mean over the images, and the spread between seeds; "
+             "a run that did not train is left out of its network's row and shown on its own).", "",
              "| network | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    failed = study.get("failed", [])
     for network, per_group in study["runs"].items():
+        kept = [i for i, seed in enumerate(study["seeds"]) if run_name(network, seed) not in failed]
         cells = []
         for group in groups:
-            values = per_group[group]
+            values = [per_group[group][i] for i in kept]
             cells.append(f"{np.mean(values):.2f} (spread {max(values) - min(values):.2f})")
         lines.append(f"| {network} | " + " | ".join(cells) + " |")
+    for name in study.get("failed", []):
+        network, seed = name.rsplit("-s", 1)
+        values = [study["runs"][network][g][study["seeds"].index(int(seed))] for g in groups]
+        lines.append(f"| {name} (did not train) | " + " | ".join(f"{v:.2f}" for v in values) + " |")
     lines += ["", f"Run minus {study['reference']}, image by image (dB): the lowest and highest over the seeds "
               "of the paired mean, and whether every seed's 95 % interval lies above zero.", "",
               "| network | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
@@ -194,12 +214,15 @@ def findings(study) -> list[str]:
     beats the reference beyond its interval for every seed, and in how many groups each gap
     between networks keeps its sign over every pairing of seeds."""
     groups = study["groups"]
-    seeds = len(study["seeds"])
-    lines = []
+    failed = study.get("failed", [])
+    lines = [f"{name} did not learn to inpaint: below {FLOOR} in every group (a flat fill); it is left out below."
+             for name in failed]
     for network, per_group in study["versus_reference"].items():
+        seeds = len(per_group[groups[0]])
         ahead = [g for g in groups if all(r["mean"] - r["ci95"] > 0 for r in per_group[g])]
         behind = [g for g in groups if all(r["mean"] + r["ci95"] < 0 for r in per_group[g])]
-        lines.append(f"{network} − {study['reference']}: ahead beyond the 95 % interval for all {seeds} seeds in "
+        every = f"all {seeds} trained seeds" if seeds > 1 else "its one trained seed"
+        lines.append(f"{network} − {study['reference']}: ahead beyond the 95 % interval for {every} in "
                      f"{len(ahead)} of {len(groups)} groups, behind in {len(behind)}"
                      + (f" (ahead in {', '.join(ahead)})" if 0 < len(ahead) < len(groups) else "") + ".")
     for pair, per_group in study["between"].items():

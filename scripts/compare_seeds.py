@@ -3,8 +3,9 @@
     .venv/bin/python scripts/compare_seeds.py [--profile cpu] [--work build/seed-study]
 
 Trains in ``--work`` (resumable: run it again after an interruption; seed by seed), evaluates
-every run beside biharmonic inpainting on the same 500 test images, then copies the small files
--- results.json, results.md, seeds.json, seeds.md and each run's log.csv -- to ``results/seeds/``.
+every run beside biharmonic inpainting and mean fill on the same 500 test images, then copies the small files
+-- results.json, results.md, seeds.json, seeds.md and each run's log.csv and run.json -- to
+``results/seeds/``.
 The models themselves stay in ``--work``.
 """
 
@@ -36,6 +37,8 @@ def main(argv=None):
     for name in ("results.json", "results.md", "seeds.json", "seeds.md"):
         shutil.copyfile(args.work / name, args.store / name)
     shutil.copytree(args.work / "logs", args.store / "logs", dirs_exist_ok=True)
+    for record in sorted((args.work / "runs").glob("*/run.json")):  # each run's settings, seed and machine
+        shutil.copyfile(record, args.store / "logs" / f"{record.parent.name}.json")
     print(f"stored in {args.store}")
     return 0
 

@@ -132,9 +132,11 @@ def headline_block(results_path=RESULTS) -> str:
 def _seed_study_headline(seeds_md):
     """One sentence of the seed study for the README: how the PConv U-Net compares with the vanilla one over seeds."""
     study = seed_study.load(Path(seeds_md).parent)
-    gap = next(line for line in seed_study.findings(study) if line.startswith("pconv − vanilla"))
+    findings = seed_study.findings(study)
+    gap = next(line for line in findings if line.startswith("pconv − vanilla"))
+    failed = " ".join(line.split(":")[0] + "." for line in findings if "did not learn" in line)
     return (f"[Trained three times each]({Path(seeds_md).relative_to(ROOT).as_posix()}) in the shorter `cpu` profile "
-            f"(seeds {', '.join(str(s) for s in study['seeds'])}): {gap}")
+            f"(seeds {', '.join(str(s) for s in study['seeds'])}): {gap} {failed}").rstrip()
 
 
 # ------------------------------------------------------------------------------------------ results/README.md

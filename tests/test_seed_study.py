@@ -84,7 +84,21 @@ def test_findings_count_the_groups_where_a_conclusion_holds_for_every_seed():
     study = seed_study.summarize(_report(MEANS, PAIRED), networks=("vanilla", "pconv"), seeds=(0, 1))
     vanilla, pconv, gap = seed_study.findings(study)
     # vanilla: small 0.5±0.1 and 0.4±0.5 (the second crosses 0); large -0.2±0.1 and 0.3±0.1 (signs differ)
-    assert vanilla == "vanilla − biharmonic: ahead beyond the 95 % interval for all 2 seeds in 0 of 2 groups, behind in 0."
-    assert pconv.startswith("pconv − biharmonic: ahead beyond the 95 % interval for all 2 seeds in 2 of 2 groups")
+    assert vanilla == "vanilla − biharmonic: ahead beyond the 95 % interval for all 2 trained seeds in 0 of 2 groups, behind in 0."
+    assert pconv.startswith("pconv − biharmonic: ahead beyond the 95 % interval for all 2 trained seeds in 2 of 2 groups")
     assert gap == ("pconv − vanilla: ahead for every pairing of seeds in 1 of 2 groups, behind in 0, the sign depends "
                    "on the seeds in 1 (gaps from -0.50 to +3.00 dB).")
+
+
+def test_a_run_below_mean_fill_everywhere_is_named_and_left_out_of_the_comparisons():
+    means = {**MEANS, "pconv-s1": {"small": 12.0, "large": 11.0}, "mean fill": {"small": 14.0, "large": 13.0}}
+    study = seed_study.summarize(_report(means, PAIRED), networks=("vanilla", "pconv"), seeds=(0, 1))
+    assert study["failed"] == ["pconv-s1"]
+    assert study["runs"]["pconv"]["small"] == [30.5, 12.0]  # reported as it is
+    assert study["versus_reference"]["pconv"]["small"] == [{"mean": 1.0, "ci95": 0.2}]  # seed 0 only
+    large = study["between"]["pconv-vanilla"]["large"]  # 22 - 20 and 22 - 21: seed 1 of pconv left out
+    assert (large["min"], large["max"]) == pytest.approx((1.0, 2.0))
+    lines = seed_study.findings(study)
+    assert lines[0].startswith("pconv-s1 did not learn to inpaint")
+    assert "for its one trained seed" in lines[2]
+    assert "| pconv-s1 (did not train) | 12.00 | 11.00 |" in seed_study.markdown(study)
