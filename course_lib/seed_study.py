@@ -164,48 +164,47 @@ def summarize(results, *, networks=NETWORKS, seeds=SEEDS) -> dict:
             "versus_reference": versus, "between": between}
 
 
+def _table(label, rows, groups) -> list[str]:
+    """Markdown lines of a table with one column per group: ``rows`` is ``[(name, [cell per group])]``."""
+    return (["| " + label + " | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+            + [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows])
+
+
+def _range_cell(values, mark: bool) -> str:
+    """``"-0.09 to +0.28"``, with a tick when ``mark``."""
+    return f"{min(values):+.2f} to {max(values):+.2f}{' ✓' if mark else ''}"
+
+
 def markdown(study) -> str:
-    """The summary as two Markdown tables: the runs (per seed, with the spread), and the gaps between networks."""
-    groups = study["groups"]
-    seeds = ", ".join(str(s) for s in study["seeds"])
-    lines = [f"Hole PSNR (dB, composite) on {study['n_test']} CIFAR-10 test images, seeds {seeds} "
-             f"(each cell: the mean over the seeds of each run's mean over the images, and the spread between seeds; "
-             "a run that did not train is left out of its network's row and shown on its own).", "",
-             "| network | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
-    failed = study.get("failed", [])
+    """The summary as Markdown: three tables (the runs, each network against the reference, the gaps
+    between networks) and the :func:`findings`."""
+    groups, seeds, failed = study["groups"], study["seeds"], study.get("failed", [])
+    runs = []
     for network, per_group in study["runs"].items():
-        kept = [i for i, seed in enumerate(study["seeds"]) if run_name(network, seed) not in failed]
-        cells = []
-        for group in groups:
-            values = [per_group[group][i] for i in kept]
-            cells.append(f"{np.mean(values):.2f} (spread {max(values) - min(values):.2f})")
-        lines.append(f"| {network} | " + " | ".join(cells) + " |")
-    for name in study.get("failed", []):
+        kept = [i for i, seed in enumerate(seeds) if run_name(network, seed) not in failed]
+        values = {g: [per_group[g][i] for i in kept] for g in groups}
+        runs.append((network, [f"{np.mean(v):.2f} (spread {max(v) - min(v):.2f})" for v in values.values()]))
+    for name in failed:
         network, seed = name.rsplit("-s", 1)
-        values = [study["runs"][network][g][study["seeds"].index(int(seed))] for g in groups]
-        lines.append(f"| {name} (did not train) | " + " | ".join(f"{v:.2f}" for v in values) + " |")
-    lines += ["", f"Run minus {study['reference']}, image by image (dB): the lowest and highest over the seeds "
-              "of the paired mean, and whether every seed's 95 % interval lies above zero.", "",
-              "| network | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
-    for network, per_group in study["versus_reference"].items():
-        cells = []
-        for group in groups:
-            runs = per_group[group]
-            means = [r["mean"] for r in runs]
-            above = all(r["mean"] - r["ci95"] > 0 for r in runs)
-            cells.append(f"{min(means):+.2f} to {max(means):+.2f}{' ✓' if above else ''}")
-        lines.append(f"| {network} | " + " | ".join(cells) + " |")
-    lines += ["", "Between networks: every seed of the first minus every seed of the second (dB), "
-              "lowest to highest; ✓ when all have the same sign.", "",
-              "| pair | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
-    for pair, per_group in study["between"].items():
-        cells = []
-        for group in groups:
-            gap = per_group[group]
-            same = gap["all_positive"] or gap["all_negative"]
-            cells.append(f"{gap['min']:+.2f} to {gap['max']:+.2f}{' ✓' if same else ''}")
-        lines.append(f"| {pair.replace('-', ' − ')} | " + " | ".join(cells) + " |")
-    lines += [""] + [f"- {line}" for line in findings(study)]
+        runs.append((f"{name} (did not train)",
+                     [f"{study['runs'][network][g][seeds.index(int(seed))]:.2f}" for g in groups]))
+    versus = [(network, [_range_cell([r["mean"] for r in per_group[g]],
+                                     all(r["mean"] - r["ci95"] > 0 for r in per_group[g])) for g in groups])
+              for network, per_group in study["versus_reference"].items()]
+    between = [(pair.replace("-", " − "), [_range_cell([per_group[g]["min"], per_group[g]["max"]],
+                                                       per_group[g]["all_positive"] or per_group[g]["all_negative"])
+                                           for g in groups])
+               for pair, per_group in study["between"].items()]
+    lines = [f"Hole PSNR (dB, composite) on {study['n_test']} CIFAR-10 test images, seeds "
+             f"{', '.join(str(s) for s in seeds)} (each cell: the mean over the seeds of each run's mean over the "
+             "images, and the spread between seeds; a run that did not train is left out of its network's row and "
+             "shown on its own).", "", *_table("network", runs, groups),
+             "", f"Run minus {study['reference']}, image by image (dB): the lowest and highest over the seeds "
+             "of the paired mean, and whether every seed's 95 % interval lies above zero.", "",
+             *_table("network", versus, groups),
+             "", "Between networks: every seed of the first minus every seed of the second (dB), "
+             "lowest to highest; ✓ when all have the same sign.", "", *_table("pair", between, groups),
+             "", *[f"- {line}" for line in findings(study)]]
     return "\n".join(lines) + "\n"
 
 
