@@ -1,4 +1,5 @@
-"""Command line: ``python -m course_lib train ...``, ``... evaluate ...`` and ``... grade ...``.
+"""Command line: ``python -m course_lib train ...``, ``... evaluate ...``, ``... grade ...`` and
+``... train-classifier ...``.
 
 Examples::
 
@@ -7,6 +8,7 @@ Examples::
     python -m course_lib evaluate --checkpoint pconv=build/runs/pconv-ci/best.keras --out build/eval
     python -m course_lib evaluate --pretrained --images my_photos/ --out build/eval-my-photos
     python -m course_lib grade submissions/ --out grades.csv
+    python -m course_lib train-classifier --out build/runs/classifier
 
 Running the same ``train`` command again resumes an interrupted run (or returns at once if it
 finished; a larger ``--epochs`` continues it).  ``--help`` on each command lists every option.
@@ -115,6 +117,8 @@ def build_parser():
                        help="epochs of linear warm-up for warmup_cosine (default: the recipe's)")
     train.add_argument("--clipnorm", type=non_negative_float, metavar="C",
                        help="clip gradients to this global norm, 0 = off (default: the recipe's)")
+    train.add_argument("--adversarial-weight", type=non_negative_float, metavar="LAMBDA",
+                       help="model adversarial only: weight of the adversarial loss (default: the recipe's)")
     train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
                        help="train in mixed_float16 (default: on in the full profile on a GPU with "
                        "tensor cores, compute capability 7.0 or higher; slow on CPUs)")
@@ -129,6 +133,20 @@ def build_parser():
     train.add_argument("--out", required=True, metavar="DIR",
                        help="output folder (log.csv, best.keras, final.keras, run.json)")
     train.set_defaults(handler=run_train, command_parser=train)
+
+    classify = commands.add_parser(
+        "train-classifier", help="train the CIFAR-10 classifier behind the measures beyond PSNR",
+        description="Train the course's small CIFAR-10 classifier (course_lib.classifier), whose accuracy "
+        "on inpainted images and whose features (a Frechet distance) score fills beyond PSNR. "
+        "Running the same command again resumes the run.",
+    )
+    classify.add_argument("--epochs", type=positive_int, metavar="N", help="epochs (default: 25)")
+    classify.add_argument("--n-train", type=positive_int, metavar="N",
+                          help="training images (default: the 45,000 not held out)")
+    classify.add_argument("--seed", type=non_negative_int, default=0, metavar="N", help="random seed (default: 0)")
+    classify.add_argument("--out", required=True, metavar="DIR",
+                          help="output folder (log.csv, best.keras, final.keras, run.json)")
+    classify.set_defaults(handler=run_train_classifier, command_parser=classify)
 
     evaluate = commands.add_parser(
         "evaluate", help="score networks and classical methods on the fixed test masks",
@@ -195,12 +213,22 @@ def run_train(args):
         loss=args.loss, masks=args.masks, seed=args.seed, mixed_precision=args.mixed_precision,
         learning_rate=args.learning_rate, schedule=args.schedule,
         warmup_epochs=args.warmup_epochs, clipnorm=args.clipnorm, multi_device=args.multi_gpu,
+        adversarial_weight=args.adversarial_weight,
         mask_workers=args.mask_workers, verbose=2 if args.quiet else 1,
     )
     val_losses = result.history.get("val_loss", [])
     best = f"best val_loss {min(val_losses):.4f}, " if val_losses else ""
     print(f"done: {len(val_losses)} epochs, {best}best model {result.best_path}, "
           f"log {result.log_path}")
+    return 0
+
+
+def run_train_classifier(args):
+    console.start_tensorflow_quietly()
+    from course_lib.classifier import train_classifier
+
+    _, record = train_classifier(args.out, epochs=args.epochs, n_train=args.n_train, seed=args.seed)
+    print(f"done: test accuracy {record['test_accuracy']:.4f}, model {args.out}/final.keras")
     return 0
 
 

@@ -1151,7 +1151,7 @@ def check_liu_pixel_loss(student_fn: Callable[[np.ndarray, np.ndarray, np.ndarra
 
 
 # --------------------------------------------------------------------------------------
-# Notebook 09: beyond CIFAR-10.
+# Notebook 10: beyond CIFAR-10.
 # --------------------------------------------------------------------------------------
 
 def _block_mean_reference(image, k):

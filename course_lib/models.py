@@ -384,10 +384,14 @@ def block_table(model):
 
 
 def build_model(name, input_shape=(32, 32, 3)):
-    """A fresh, uncompiled model by name: ``"vanilla"``, ``"pconv"`` or ``"improved"``."""
+    """A fresh, uncompiled model by name: ``"vanilla"``, ``"pconv"``, ``"improved"`` or ``"adversarial"``.
+
+    ``"adversarial"`` has the improved network's architecture (it is that network fine-tuned
+    against a discriminator, :mod:`course_lib.adversarial`), so it takes the same inputs.
+    """
     names.check_model_name(name)
     builders = {"vanilla": build_vanilla_unet, "pconv": build_pconv_unet,
-                "improved": build_improved_unet}
+                "improved": build_improved_unet, "adversarial": build_improved_unet}
     return builders[name](input_shape)
 
 

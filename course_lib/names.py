@@ -5,8 +5,12 @@ answers in a fraction of a second; :mod:`course_lib.models` and :mod:`course_lib
 what the names stand for.
 """
 
-#: The networks of :func:`course_lib.models.build_model`.
-MODEL_NAMES = ("vanilla", "pconv", "improved")
+#: The networks of :func:`course_lib.models.build_model`.  ``"adversarial"`` is the improved
+#: network's architecture fine-tuned against a discriminator (:mod:`course_lib.adversarial`).
+MODEL_NAMES = ("vanilla", "pconv", "improved", "adversarial")
+
+#: The networks trained from scratch by the course's recipes (the others start from one of these).
+FROM_SCRATCH = ("vanilla", "pconv", "improved")
 
 #: The losses of :func:`course_lib.losses.get_loss`.
 LOSS_NAMES = ("l1", "liu", "ssim")

@@ -34,6 +34,7 @@ __all__ = [
     "RECIPES",
     "Recipe",
     "SCHEDULES",
+    "MODEL_RECIPES",
     "get_recipe",
     "learning_rate_at",
     "make_learning_rate",
@@ -41,6 +42,9 @@ __all__ = [
 
 #: The learning-rate schedules :func:`make_learning_rate` knows.
 SCHEDULES = ("constant", "warmup_cosine")
+
+#: lambda of the shipped adversarial network (chosen by the trade-off study, results/perception/).
+ADVERSARIAL_WEIGHT = 0.1
 
 #: Where the cosine ends, as a fraction of the peak step size.
 COSINE_FLOOR = 0.01
@@ -62,6 +66,8 @@ class Recipe:
         warmup_epochs: epochs of linear warm-up (``"warmup_cosine"`` only).
         clipnorm: clip gradients to this global norm, or None.
         description: one line for humans.
+        adversarial_weight: lambda of the adversarial loss (:mod:`course_lib.adversarial`;
+            the ``"adversarial"`` network only).
     """
 
     name: str
@@ -72,6 +78,7 @@ class Recipe:
     warmup_epochs: float
     clipnorm: float | None
     description: str
+    adversarial_weight: float = 0.0
 
 
 RECIPES: dict[str, Recipe] = {
@@ -87,7 +94,17 @@ RECIPES: dict[str, Recipe] = {
         description="hole-weighted loss (Liu et al.), mixed masks, Adam 5e-4 with a one-epoch "
         "warm-up then cosine decay, gradients clipped to norm 1",
     ),
+    "adversarial": Recipe(
+        "adversarial", loss="liu", masks="mixed", learning_rate=1e-4, schedule="warmup_cosine",
+        warmup_epochs=0.25, clipnorm=1.0, adversarial_weight=ADVERSARIAL_WEIGHT,
+        description="the adversarial network's: starts from the shipped improved network, hole-weighted "
+        f"loss + {ADVERSARIAL_WEIGHT:g} x a PatchGAN hinge loss, mixed masks, Adam 1e-4 (beta_1 0.5) with a "
+        "quarter-epoch warm-up then cosine decay; the discriminator's Adam 4e-4",
+    ),
 }
+
+#: The recipe of each network that has its own (the others use :data:`DEFAULT_RECIPE`).
+MODEL_RECIPES = {"adversarial": "adversarial"}
 
 #: The recipe :func:`course_lib.train.train` uses unless told otherwise.
 DEFAULT_RECIPE = "course"

@@ -18,7 +18,6 @@ resumed run has the settings it was started with (:func:`check_same_run`).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime
 import inspect
@@ -38,6 +37,7 @@ import keras
 
 import course_lib
 from course_lib import config
+from course_lib.logs import read_log
 
 #: The file names inside ``out_dir``.
 LOG_NAME, BEST_NAME, FINAL_NAME, RUN_NAME, BACKUP_NAME = (
@@ -49,7 +49,7 @@ LOG_NAME, BEST_NAME, FINAL_NAME, RUN_NAME, BACKUP_NAME = (
 _RESUME_KEYS = (
     "model", "n_train", "n_val", "batch_size", "loss", "masks", "seed",
     "mixed_precision", "learning_rate", "data", "recipe", "schedule", "warmup_epochs",
-    "clipnorm", "multi_device",
+    "clipnorm", "multi_device", "adversarial_weight",
 )
 
 
@@ -96,24 +96,6 @@ def library_versions():
         "keras": keras.__version__,
         "numpy": np.__version__,
         "course_lib": course_lib.__version__,
-    }
-
-
-def read_log(log_path):
-    """``log.csv`` as columns: ``{"epoch": [0, 1, ...], "loss": [...], ...}`` (floats; epoch ints).
-
-    A missing or empty file gives ``{}``.
-    """
-    log_path = Path(log_path)
-    if not log_path.exists() or log_path.stat().st_size == 0:
-        return {}
-    with open(log_path, newline="") as f:
-        rows = sorted(csv.DictReader(f), key=lambda row: int(row["epoch"]))
-    if not rows:
-        return {}
-    return {
-        key: [int(row[key]) if key == "epoch" else float(row[key]) for row in rows]
-        for key in rows[0]
     }
 
 
@@ -310,6 +292,8 @@ def equivalent_command(settings, out_dir):
               "--masks", s["masks"], "--seed", s["seed"], "--learning-rate", s["learning_rate"],
               "--schedule", s["schedule"], "--warmup-epochs", s["warmup_epochs"]]
     words += ["--clipnorm", s["clipnorm"] or 0]
+    if "adversarial_weight" in s:
+        words += ["--adversarial-weight", s["adversarial_weight"]]
     words.append("--mixed-precision" if s["mixed_precision"] else "--no-mixed-precision")
     if s.get("multi_device"):
         words.append("--multi-gpu")

@@ -42,8 +42,8 @@ from course_lib.reporting import PAIRED_METRIC, PAIRED_VARIANT
 #: The seeds of the course's study.
 SEEDS = (0, 1, 2)
 
-#: The networks compared (every architecture of :data:`course_lib.names.MODEL_NAMES`).
-NETWORKS = tuple(names.MODEL_NAMES)
+#: The networks compared (those the course trains from scratch, :data:`course_lib.names.FROM_SCRATCH`).
+NETWORKS = tuple(names.FROM_SCRATCH)
 
 #: The classical method every run is paired with.
 REFERENCE = "biharmonic"

@@ -51,7 +51,7 @@ import keras
 
 from course_lib import config, data, losses, models, names, pipeline, recipes, runs
 from course_lib import masks as masks_lib
-from course_lib.runs import read_log  # noqa: F401  (train.read_log: a run's log, as notebooks read it)
+from course_lib.logs import read_log  # noqa: F401  (train.read_log: a run's log, as notebooks read it)
 
 
 @dataclasses.dataclass
@@ -94,17 +94,22 @@ def _check_number(name, value, *, zero_ok):
 
 def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size, loss, masks,
                      seed, mixed_precision, learning_rate, recipe=None, schedule=None,
-                     warmup_epochs=None, clipnorm=None, multi_device=False):
+                     warmup_epochs=None, clipnorm=None, multi_device=False, adversarial_weight=None):
     """One dict of every setting of a run: explicit arguments, else the recipe's and the profile's.
 
     ``recipe`` (:func:`course_lib.recipes.get_recipe`; None = the default, ``"course"``) gives
     ``loss``, ``masks``, ``learning_rate``, ``schedule``, ``warmup_epochs`` and ``clipnorm``
     unless they are passed; the profile gives ``epochs``, ``n_train``, ``n_val`` and
-    ``batch_size`` unless they are passed.  ``mixed_precision=None`` turns it on in the ``full``
+    ``batch_size`` unless they are passed.  The ``"adversarial"`` network has a recipe of its
+    own (:data:`course_lib.recipes.MODEL_RECIPES`), which also gives its ``adversarial_weight``
+    (lambda; only that network has one).  ``mixed_precision=None`` turns it on in the ``full``
     profile on a GPU that has tensor cores (:func:`float16_pays_off`), off otherwise.
     """
     names.check_model_name(model_name)
-    chosen_recipe = recipes.get_recipe(recipe)
+    chosen_recipe = recipes.get_recipe(recipes.MODEL_RECIPES.get(model_name) if recipe is None else recipe)
+    if model_name != "adversarial" and adversarial_weight:
+        raise ValueError(f"adversarial_weight is a setting of the 'adversarial' network only, not of "
+                         f"{model_name!r}; drop it or train model 'adversarial'.")
     loss = chosen_recipe.loss if loss is None else loss
     masks = chosen_recipe.masks if masks is None else masks
     learning_rate = chosen_recipe.learning_rate if learning_rate is None else learning_rate
@@ -123,6 +128,10 @@ def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size,
     _check_number("warmup_epochs", warmup_epochs, zero_ok=True)
     if clipnorm is not None:
         _check_number("clipnorm", clipnorm, zero_ok=True)
+    if model_name == "adversarial":
+        adversarial_weight = (chosen_recipe.adversarial_weight if adversarial_weight is None
+                              else adversarial_weight)
+        _check_number("adversarial_weight", adversarial_weight, zero_ok=True)
     chosen = config.get_profile(profile)
     n_train = _positive_int_or_none("n_train", n_train)
     if mixed_precision is None:
@@ -144,6 +153,7 @@ def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size,
         "warmup_epochs": float(warmup_epochs),
         "clipnorm": float(clipnorm) if clipnorm else None,  # 0 = no clipping
         "multi_device": bool(multi_device),
+        **({"adversarial_weight": float(adversarial_weight)} if model_name == "adversarial" else {}),
     }
 
 
@@ -281,14 +291,27 @@ def build_and_compile(settings, input_shape=(32, 32, 3)):
     Adam's step size follows the recipe's schedule (:func:`course_lib.recipes.make_learning_rate`)
     over ``settings["epochs"]`` epochs of ``n_train // batch_size`` steps.
 
+    The ``"adversarial"`` network is an :class:`course_lib.adversarial.AdversarialTrainer`
+    instead: the shipped ``"improved"`` network (the generator, fine-tuned) against a fresh
+    discriminator, one Adam each.
+
     Call inside the strategy's ``scope()`` and the dtype policy: variables are created here.
     """
-    model = models.build_model(settings["model"], input_shape=input_shape)
     learning_rate = recipes.make_learning_rate(
         learning_rate=settings["learning_rate"], schedule=settings["schedule"],
         warmup_epochs=settings["warmup_epochs"], epochs=settings["epochs"],
         steps_per_epoch=settings["data"]["n_train"] // settings["batch_size"],
     )
+    if settings["model"] == "adversarial":
+        from course_lib import adversarial
+
+        generator = models.build_model("adversarial", input_shape=input_shape)
+        generator.set_weights(models.load_pretrained("improved").get_weights())  # any image size
+        return adversarial.make_trainer(
+            generator, adversarial_weight=settings["adversarial_weight"],
+            learning_rate=learning_rate, peak_learning_rate=settings["learning_rate"],
+            pixel_loss=settings["loss"], clipnorm=settings["clipnorm"], input_shape=input_shape)
+    model = models.build_model(settings["model"], input_shape=input_shape)
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=learning_rate, global_clipnorm=settings["clipnorm"]
@@ -328,6 +351,7 @@ def train(
     schedule=None,
     warmup_epochs=None,
     clipnorm=None,
+    adversarial_weight=None,
     verbose=1,
     images=None,
     callbacks=(),
@@ -336,14 +360,16 @@ def train(
     """Train model ``model_name`` into ``out_dir``, resuming what is already there.
 
     Args:
-        model_name: one of :data:`course_lib.names.MODEL_NAMES` (``"vanilla"``, ``"pconv"``, ``"improved"``).
+        model_name: one of :data:`course_lib.names.MODEL_NAMES` (``"vanilla"``, ``"pconv"``,
+            ``"improved"``, ``"adversarial"``: the shipped improved network fine-tuned against a
+            discriminator).
         out_dir: folder for ``log.csv``, ``best.keras``, ``final.keras``, ``run.json``,
             ``backup/``; created if missing.  Training the same folder again resumes the run.
         profile: ``"ci"``, ``"cpu"``, ``"full"`` or None (``$COURSE_PROFILE``, else by hardware).
         epochs, n_train, n_val, batch_size: override the profile's values.  ``n_train=None``
             keeps the profile's (``full``: every training image not held out for validation).
             ``batch_size`` is the batch of each device (one device unless ``multi_device``).
-        recipe: ``"course"`` (default) or ``"source"`` (:mod:`course_lib.recipes`): the loss,
+        recipe: ``"course"`` (default; ``"adversarial"`` for that network) or ``"source"`` (:mod:`course_lib.recipes`): the loss,
             masks, learning rate and schedule below, unless they are passed one by one.
         loss: a name of :func:`course_lib.losses.get_loss` (``"l1"``, ``"liu"``, ``"ssim"``).
         masks: the mask family for training and validation (``"strokes"``, ``"irregular"``,
@@ -357,6 +383,8 @@ def train(
         schedule: ``"constant"`` or ``"warmup_cosine"`` (:func:`course_lib.recipes.learning_rate_at`).
         warmup_epochs: epochs of linear warm-up of ``"warmup_cosine"``.
         clipnorm: clip gradients to this global norm (0: no clipping).
+        adversarial_weight: lambda of the ``"adversarial"`` network's joint loss
+            (:mod:`course_lib.adversarial`; None: its recipe's).
         verbose: 0 silent, 1 progress bar (Keras), 2 one line per epoch.
         images: optional (N, H, H, 3) uint8 or float [0, 1] images to use instead of CIFAR-10
             (split like it: the last ``n_val`` are the validation set).
@@ -375,6 +403,7 @@ def train(
         batch_size=batch_size, loss=loss, masks=masks, seed=seed,
         mixed_precision=mixed_precision, learning_rate=learning_rate, recipe=recipe,
         schedule=schedule, warmup_epochs=warmup_epochs, clipnorm=clipnorm, multi_device=multi_device,
+        adversarial_weight=adversarial_weight,
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ Conventions: images float in [0, 1] (or uint8), NHWC ``(N, H, W, 3)``; masks ``(
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections.abc import Callable, Mapping
@@ -21,7 +20,7 @@ import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib import masks as masks_lib, metrics as metrics_lib, reporting
+from course_lib import logs, masks as masks_lib, metrics as metrics_lib, reporting
 
 #: Colour (RGB in [0, 1]) painted into the holes of a masked input so that they stand out.
 HOLE_COLOR = (1.0, 0.0, 1.0)
@@ -161,6 +160,60 @@ def show_inpainting_grid(outputs: Mapping[str, np.ndarray], masks, ground_truth,
     return fig
 
 
+def hole_box(mask, margin: int = 2) -> tuple[slice, slice]:
+    """The rows and columns of the smallest box around a mask's hole, grown by ``margin`` pixels
+    (clipped to the image); the whole image if there is no hole.  ``mask``: (H, W, 1), 0 = hole."""
+    rows, cols = np.nonzero(np.asarray(mask)[..., 0] < 0.5)
+    if rows.size == 0:
+        return slice(None), slice(None)
+    height, width = np.asarray(mask).shape[:2]
+    return (slice(max(0, rows.min() - margin), min(height, rows.max() + margin + 1)),
+            slice(max(0, cols.min() - margin), min(width, cols.max() + margin + 1)))
+
+
+def show_hole_crops(outputs: Mapping[str, np.ndarray], masks, ground_truth, *, cell_size: float = 2.2,
+                    title: str | None = None):
+    """Zoomed crops around each hole, pixels drawn as squares: where blur and seams show at a glance.
+
+    One row per image; columns: the input (holes in magenta), the ground truth, then each method's
+    composite (known pixels pasted back), each cropped to the box around that image's hole
+    (:func:`hole_box`).  Under each
+    fill, its sharpness (:func:`course_lib.perception.sharpness`; 1 = as sharp as the truth).
+
+    Args:
+        outputs: ``{method: float (N, H, W, 3) in [0, 1]}``.
+        masks: float (N, H, W, 1), 1 = valid, 0 = hole.
+        ground_truth: float (N, H, W, 3) in [0, 1].
+
+    Returns:
+        The matplotlib Figure.
+    """
+    from course_lib import perception
+
+    truth = _as_display_batch(ground_truth)
+    masks = np.asarray(masks, dtype=np.float32)
+    composites = {name: truth * masks + _as_display_batch(out) * (1.0 - masks) for name, out in outputs.items()}
+    columns = {"input": masked_input(truth, masks), "ground truth": truth, **composites}
+    sharp = {name: perception.sharpness(truth, out, masks) for name, out in composites.items()}
+    fig, axes = plt.subplots(len(truth), len(columns), squeeze=False,
+                             figsize=(cell_size * len(columns), (cell_size + 0.35) * len(truth) + 0.5))
+    for row in range(len(truth)):
+        box = hole_box(masks[row])
+        for col, (name, images) in enumerate(columns.items()):
+            ax = axes[row, col]
+            ax.imshow(images[row][box], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(name, fontsize=11)
+            if name in sharp:
+                ax.set_xlabel(f"sharpness {sharp[name][row]:.2f}", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
 def _format_db(value: float) -> str:
     return f"{value:.1f} dB" if np.isfinite(value) else ("exact" if value > 0 else "n/a")
 
@@ -220,11 +273,9 @@ def _read_history(source) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"No training log at {path}; pass the log.csv written by course_lib.train.")
-        with path.open(newline="") as file:
-            rows = list(csv.DictReader(file))
-        if not rows or "epoch" not in rows[0]:
+        history = logs.read_log(path)
+        if not history:
             raise ValueError(f"{path} has no 'epoch' column or no rows; expected a keras CSVLogger file.")
-        history = {key: [float(row[key]) for row in rows] for key in rows[0]}
     else:
         history = getattr(source, "history", source)  # keras History, course_lib TrainResult, or a dict
         if not isinstance(history, Mapping):

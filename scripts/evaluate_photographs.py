@@ -1,5 +1,5 @@
 """Score the course's three pretrained networks and the classical methods on photographs that are
-not CIFAR-10, and store the results for notebook 09.
+not CIFAR-10, and store the results for notebook 10.
 
     .venv/bin/python scripts/evaluate_photographs.py [--n 300] [--seed 0] [--out results/photographs]
 
@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from course_lib import classical, config, data  # noqa: E402  (after the log level)
 
-#: Where the course keeps the results that notebook 09 reads.
+#: Where the course keeps the results that notebook 10 reads.
 STORED_DIR = config.REPO_ROOT / "results" / "photographs"
 
 

@@ -1,8 +1,9 @@
 """Export a finished training run as the course's pretrained weights.
 
     .venv/bin/python scripts/export_pretrained.py --model pconv --run build/runs/pconv
+    .venv/bin/python scripts/export_pretrained.py --model classifier --run build/runs/classifier --checkpoint final
 
-Reads ``<run>/best.keras`` and writes, into ``course_lib/data/pretrained/<model>/`` (package data,
+Reads ``<run>/best.keras`` (``--checkpoint final``: ``final.keras``) and writes, into ``course_lib/data/pretrained/<model>/`` (package data,
 so every install of course_lib has it): ``weights.npz`` (float16, see
 ``course_lib.models.save_pretrained``) and a copy of the run's record (``run.json``: command,
 settings, wall time, hardware; ``log.csv``: per-epoch metrics).  It also measures what the float16
@@ -20,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course_lib import config, data, masks, metrics, models
+from course_lib import classifier, config, data, masks, metrics, models
 
 
 def rounding_effect(model32, model16, name, n_images=256):
@@ -41,11 +42,21 @@ def rounding_effect(model32, model16, name, n_images=256):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=models.MODEL_NAMES, required=True)
+    parser.add_argument("--model", choices=(*models.MODEL_NAMES, "classifier"), required=True,
+                        help="an inpainting network, or the classifier of course_lib.classifier")
     parser.add_argument("--run", type=Path, required=True, help="the training run's --out folder")
+    parser.add_argument("--checkpoint", choices=("best", "final"), default="best",
+                        help="best.keras (lowest val_loss; default) or final.keras (the last epoch: the adversarial "
+                        "network's, whose val_loss is its pixel loss and so favours the least adversarial epoch)")
     args = parser.parse_args()
 
-    model32 = keras.saving.load_model(args.run / "best.keras", compile=False)
+    model32 = keras.saving.load_model(args.run / f"{args.checkpoint}.keras", compile=False)
+    if args.model == "classifier":
+        weights_path = classifier.save_pretrained(model32)
+        for name in ("run.json", "log.csv"):
+            shutil.copy2(args.run / name, weights_path.parent / name)
+        print(f"wrote {weights_path} ({weights_path.stat().st_size} bytes)")
+        return
     weights_path = models.save_pretrained(model32, args.model)
     model16 = models.load_pretrained(args.model)
 

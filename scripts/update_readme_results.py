@@ -25,13 +25,14 @@ import json
 import sys
 from pathlib import Path
 
-from course_lib import recipes, reporting, seed_study
+from course_lib import perception_study, recipes, reporting, seed_study
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "results.json"
 PRETRAINED = ROOT / "course_lib" / "data" / "pretrained"
 LOSSES = ROOT / "results" / "losses"
 SEEDS_MD = ROOT / "results" / "seeds" / "seeds.md"
+PERCEPTION = ROOT / "results" / "perception"
 README = ROOT / "README.md"
 RESULTS_README = ROOT / "results" / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -303,7 +304,7 @@ def _findings_section(results, seeds_md):
         "learn quickly: the classical fill as its starting point.",
         *_seed_findings(seeds_md),
         "**Only on CIFAR-10.** Every number on this page comes from CIFAR-10 test images, the distribution the "
-        "networks were trained on. Notebook 09 runs the same networks and the classical methods on photographs "
+        "networks were trained on. Notebook 10 runs the same networks and the classical methods on photographs "
         "that are not CIFAR-10 and on medical images.",
         f"**The PConv and the vanilla U-Net.** The shipped PConv U-Net's mean hole PSNR is "
         f"{_span(pconv_minus_vanilla)} dB above the shipped vanilla U-Net's in every group, with a ninth of the "
@@ -333,8 +334,7 @@ def _findings_section(results, seeds_md):
             "- *\"CNN fills are blurry\"*: yes (the `examples_*.png` figures). A pixel loss is minimised by a "
             "compromise between the plausible fills (L2 by their mean, L1 by their median), which is blurry where "
             "those fills differ, and PSNR, a function of the squared error, rewards the mean.",
-            "- *\"SSIM or GAN losses might help\"*: the SSIM loss study is above; a GAN loss rewards fills that look "
-            "real rather than fills close to the truth, and the course has not trained one: untested here.",
+            "- *\"SSIM or GAN losses might help\"*: the SSIM loss study is above; the GAN half is the next section.",
         ]),
     ]
 
@@ -367,7 +367,48 @@ def results_readme(results_path=RESULTS, pretrained_dir=PRETRAINED, losses_dir=L
         reporting.time_table_markdown(results),
     ]
     parts += _findings_section(results, seeds_md)
+    parts += _perception_section(PERCEPTION)
     return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+
+
+def _perception_section(perception_dir):
+    """Measures beyond PSNR and the adversarial network (notebook 09), if the study is stored."""
+    if not (Path(perception_dir) / "perception.json").exists():
+        return []
+    study = perception_study.load(perception_dir)
+    meta = study["metadata"]
+    figures = sorted(p.name for p in Path(perception_dir).glob("*.png"))
+    return [
+        "## Beyond PSNR: blur, content and an adversarial network",
+        "Notebook 09. **Sharpness**: the gradient energy of the fill in the (dilated) hole over the truth's, 1 = as "
+        "sharp as the truth. **Class kept**: the accuracy of the course's CIFAR-10 classifier on the inpainted images "
+        f"(on the same {meta['n_test']} images clean: {study['clean']['accuracy']:.3f}; on the whole test split "
+        f"{meta['classifier']['test_accuracy']:.3f}). **Feature distance**: the Fréchet distance between "
+        "that classifier's features of the inpainted images and of other real test images (the idea of FID with the "
+        "course's own feature network, so not FID; the clean images score "
+        f"{study['clean']['feature_distance']:.2f}). The adversarial network is the improved one fine-tuned against a "
+        f"PatchGAN discriminator ({meta['epochs']} epochs of 10,000 images, `cpu` profile) at lambda = "
+        + ", ".join(f"{v:g}" for v in meta["lambdas"]) + f"; lambda = 0 is its twin without the adversarial term, and "
+        f"lambda = {meta['shipped_lambda']:g} is shipped as `adversarial`. Every table: "
+        "[`perception/perception.md`](perception/perception.md); the plane: "
+        + ", ".join(f"[`{f}`](perception/{f})" for f in figures) + ".",
+        "\n".join(f"- {line}" for line in perception_study.findings(study)),
+        _perception_runs_sentence(meta),
+    ]
+
+
+def _perception_runs_sentence(meta):
+    """Wall time and machine of the lambda study's training runs (from their run.json)."""
+    runs = meta["runs"].values()
+    minutes = [run["wall_time_s"] / 60 for run in runs]
+    machines = sorted({f"{run['hardware']['cpu']}, {run['hardware']['cpu_cores']} cores"
+                       + (f", {', '.join(run['hardware']['gpus'])}" if run["hardware"]["gpus"] else ", no GPU")
+                       for run in runs})
+    return (f"Each fine-tuning run took {min(minutes):.1f}–{max(minutes):.1f} min ({'; '.join(machines)}; "
+            "other jobs shared the machine, so the times are upper bounds). The classifier: "
+            f"{meta['classifier']['epochs']} epochs, test accuracy {meta['classifier']['test_accuracy']:.3f}, "
+            f"{meta['classifier']['wall_time_s'] / 60:.0f} min on the same machine. Every run's settings and "
+            "command: [`perception/logs/`](perception/logs/) and `course_lib/data/pretrained/classifier/run.json`.")
 
 
 # ------------------------------------------------------------------------------------------ files

@@ -481,7 +481,7 @@ def test_check_masked_distances(capsys):
     assert "one row per query" in capsys.readouterr().out
 
 
-# --- notebook 09 ---------------------------------------------------------------------------
+# --- notebook 10 ---------------------------------------------------------------------------
 
 def test_check_block_mean(capsys):
     def with_reshape(image, k):

@@ -16,7 +16,8 @@ def improved():
 
 @pytest.fixture(scope="module")
 def networks(vanilla, pconv, improved):
-    return {"vanilla": vanilla, "pconv": pconv, "improved": improved}
+    # the adversarial network has the improved one's architecture: the same model serves for both
+    return {"vanilla": vanilla, "pconv": pconv, "improved": improved, "adversarial": improved}
 
 
 def n_params(weights):

@@ -48,9 +48,10 @@ def test_shell_scripts_parse(script):
     assert done.returncode == 0, done.stderr
 
 
-def test_the_ten_notebooks_are_numbered_in_order():
+def test_the_notebooks_are_numbered_in_order_without_gaps():
     numbers = [nb.name[:2] for nb in NOTEBOOKS]
-    assert numbers == [f"{i:02d}" for i in range(10)], numbers
+    assert numbers == [f"{i:02d}" for i in range(len(NOTEBOOKS))], numbers
+    assert len(NOTEBOOKS) == 11
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
