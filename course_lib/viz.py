@@ -301,7 +301,8 @@ def plot_learning_curves(logs, metrics=("loss",)):
             ``epoch`` column, as written by ``course_lib.train``), a ``keras.callbacks.History``,
             an object with a ``history`` dict, or a dict ``{"loss": [...], "val_loss": [...]}`` --
             or a dict ``{run name: history}`` to compare runs (one colour per run).
-        metrics: base names of the curves to draw (``"loss"`` draws ``loss`` and ``val_loss``).
+        metrics: base names of the curves to draw (``"loss"`` draws ``loss`` and ``val_loss``;
+            ``"val_loss"`` only the validation curve).
 
     Returns:
         The matplotlib Figure, with ``len(metrics)`` axes.
@@ -316,7 +317,9 @@ def plot_learning_curves(logs, metrics=("loss",)):
                 where = f" of {run_name!r}" if run_name else ""
                 raise ValueError(f"No {metric!r} in the training log{where}; it has {sorted(columns)}.")
             prefix = f"{run_name}: " if run_name else ""
-            ax.plot(epochs, columns[metric], color=color, marker=".", label=f"{prefix}train")
+            validation = metric.startswith("val_")  # a validation metric asked for by itself
+            ax.plot(epochs, columns[metric], color=color, marker=".", linestyle="--" if validation else "-",
+                    label=f"{prefix}{'validation' if validation else 'train'}")
             if f"val_{metric}" in columns:
                 ax.plot(epochs, columns[f"val_{metric}"], color=color, linestyle="--", marker=".",
                         label=f"{prefix}validation")

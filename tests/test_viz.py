@@ -189,3 +189,12 @@ def test_explorer_picture_wraps_its_panels_so_that_it_fits_a_notebook_at_full_si
     assert len(columns) == viz.EXPLORER_COLUMNS
     width = struct.unpack(">I", png[16:20])[0]  # the PNG header's width
     assert width <= 760, f"the explorer's picture is {width} px wide; shown 720 px wide its titles would shrink"
+
+
+def test_a_validation_metric_asked_for_by_itself_is_labelled_and_dashed_as_validation():
+    import matplotlib.pyplot as plt
+
+    fig = viz.plot_learning_curves({"run": {"epoch": [0, 1], "val_psnr": [20.0, 21.0]}}, metrics=("val_psnr",))
+    line = fig.axes[0].get_lines()[0]
+    assert line.get_label() == "run: validation" and line.get_linestyle() == "--"
+    plt.close(fig)
