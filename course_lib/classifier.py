@@ -225,7 +225,8 @@ def train_classifier(out_dir, *, epochs=None, batch_size=None, n_train=None, see
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
-                raise ValueError(f"{key} must be a positive int, got {value!r}; e.g. {key}={DEFAULTS[key]}.")
+                kind = "non-negative" if key == "seed" else "positive"
+                raise ValueError(f"{key} must be a {kind} int, got {value!r}; e.g. {key}={DEFAULTS[key]}.")
             settings[key] = value
     started = time.perf_counter()
     (train_all, labels_all), (test_images, test_labels) = (
@@ -238,7 +239,7 @@ def train_classifier(out_dir, *, epochs=None, batch_size=None, n_train=None, see
         train_images, train_labels = train_images[:n_train], train_labels[:n_train]
     val_images, val_labels = train_all[-n_val:], labels_all[-n_val:]
     settings.update(model="classifier", n_train=len(train_images), n_val=n_val,
-                    data={"train_sha1": _sha1(train_images), "test_sha1": _sha1(test_images)})
+                    data={"train_sha1": runs.fingerprint(train_images), "test_sha1": runs.fingerprint(test_images)})
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -265,7 +266,7 @@ def train_classifier(out_dir, *, epochs=None, batch_size=None, n_train=None, see
         f"python -m course_lib train-classifier --epochs {settings['epochs']} --seed {settings['seed']}"
         + (f" --n-train {n_train}" if n_train is not None else "") + f" --out {out_dir}")
     run = {**(record or {}), "command": command, "settings": settings, "versions": runs.library_versions(),
-           "hardware": {"cpu": runs._cpu_name(), "gpus": [g.name for g in tf.config.list_physical_devices("GPU")]},
+           "hardware": runs.describe_hardware(tf.distribute.get_strategy()),
            "status": "running"}
     runs.write_run_record(paths["run"], run)
     runs.repair_backup(paths["backup"])
@@ -284,9 +285,3 @@ def train_classifier(out_dir, *, epochs=None, batch_size=None, n_train=None, see
     run["status"] = "finished"
     runs.write_run_record(paths["run"], run)
     return model, run
-
-
-def _sha1(array):
-    import hashlib
-
-    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]

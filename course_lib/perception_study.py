@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
 
-from course_lib import config, perception
+from course_lib import config, perception, recipes
+from course_lib.reporting import paired_difference, summarize
 
 #: The values of lambda trained (0: the twin without an adversarial term).
 LAMBDAS = (0.0, 0.01, 0.03, 0.1, 0.3)
@@ -72,8 +74,7 @@ def other_real_images(images, n, seed=1):
 
 
 def _summary(values):
-    from course_lib.reporting import summarize
-
+    """:func:`course_lib.reporting.summarize` plus the median (sharpness ratios are skewed)."""
     values = np.asarray(values, dtype=np.float64)
     summary = summarize(values)
     finite = values[np.isfinite(values)]
@@ -101,8 +102,6 @@ def study(runners, images, labels, real_images, groups, classifier, *, pairs=(),
         "accuracy", "feature_distance": floats}}}, "clean": {"accuracy", "feature_distance"},
         "paired": {"a - b": {group: {...}}}}``.
     """
-    import time
-
     from course_lib import classifier as classifier_lib
     from course_lib import evaluate, metrics
 
@@ -116,32 +115,28 @@ def study(runners, images, labels, real_images, groups, classifier, *, pairs=(),
     }
     for group, group_masks in groups.items():
         masks = evaluate.pair_masks(group_masks, len(images))
-        scores, features = {}, {}
+        scores, features, per_image_of = {}, {}, {}
         for method, run in runners.items():
             started = time.perf_counter()
             composite = evaluate.composite(images, np.clip(run(images, masks), 0.0, 1.0), masks)
             logits, features[method] = classifier_lib.logits_and_features(classifier, composite)
             kept = (np.argmax(logits, 1) == labels).astype(np.float64)
-            per_image = {"hole_psnr": metrics.psnr(images, composite, hole_mask=1.0 - masks),
-                         "sharpness": perception.sharpness(images, composite, masks), "class_kept": kept}
+            per_image = per_image_of[method] = {
+                "hole_psnr": metrics.psnr(images, composite, hole_mask=1.0 - masks),
+                "sharpness": perception.sharpness(images, composite, masks), "class_kept": kept}
             scores[method] = {
                 **{name: _summary(values) for name, values in per_image.items()},
                 "accuracy": float(kept.mean()),
                 "feature_distance": perception.frechet_distance(features[method], real_features),
-                "_per_image": per_image,
             }
             if verbose:
                 print(f"  {group:>9} {method:<22} {time.perf_counter() - started:5.1f} s")
         for a, b in pairs:
-            from course_lib.reporting import paired_difference
-
             results["paired"][f"{a} - {b}"][group] = {
-                name: paired_difference(scores[a]["_per_image"][name], scores[b]["_per_image"][name])
+                name: paired_difference(per_image_of[a][name], per_image_of[b][name])
                 for name in ("hole_psnr", "sharpness")
             } | {"feature_distance": perception.frechet_difference(
                 features[a], features[b], real_features, resamples=resamples or perception.BOOTSTRAP)}
-        for method in scores:
-            scores[method].pop("_per_image")
         results["groups"][group] = scores
     return results
 
@@ -310,7 +305,29 @@ def save_plane(results, out_dir, group=PLANE_GROUP):
     return path
 
 
-def _shipped_lambda():
-    from course_lib import recipes
+def run(out_dir, *, n_test=500, lambdas=LAMBDAS, profile="cpu", verbose=True):
+    """Train what is missing, score every method, write the study into ``out_dir``; returns the results."""
+    from course_lib import classifier, data, evaluate, masks, models, names
 
-    return recipes.ADVERSARIAL_WEIGHT
+    train_runs(out_dir, profile=profile, lambdas=lambdas, verbose=2 if verbose else 0)
+    (_, _), (x_test, y_test) = data.load_cifar10(n_test=n_test, seed=0)
+    images = data.images_to_float(x_test)
+    checkpoints = {name: (name, models.load_pretrained(name)) for name in names.FROM_SCRATCH}
+    checkpoints.update({lambda_name(value): ("adversarial", run_dir(out_dir, value) / "final.keras")
+                        for value in lambdas})
+    runners = evaluate.method_functions(checkpoints)
+    twin = lambda_name(0.0)
+    pairs = [(lambda_name(value), twin) for value in lambdas if value > 0]
+    results = study(runners, images, y_test, other_real_images(images, n_test), masks.load_eval_masks(),
+                    classifier.load_pretrained(), pairs=pairs, verbose=verbose)
+    record = classifier.pretrained_record()
+    results["metadata"] = {
+        "n_test": n_test, "images": "CIFAR-10 test split, class-balanced subset (seed 0), as results/results.json",
+        "real_reference": f"{n_test} other CIFAR-10 test images (seed 1)",
+        "lambdas": list(lambdas), "shipped_lambda": recipes.ADVERSARIAL_WEIGHT, "epochs": EPOCHS, "profile": profile,
+        "runs": {lambda_name(v): json.loads((run_dir(out_dir, v) / "run.json").read_text()) for v in lambdas},
+        "classifier": {"test_accuracy": record["test_accuracy"], "wall_time_s": record["wall_time_s"],
+                       "epochs": record["settings"]["epochs"]},
+    }
+    write(results, out_dir)
+    return results

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import inspect
 import json
 import math
@@ -97,6 +98,11 @@ def library_versions():
         "numpy": np.__version__,
         "course_lib": course_lib.__version__,
     }
+
+
+def fingerprint(array):
+    """Short sha1 of an array (the run's images), to recognise the same data on resume."""
+    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
 def drop_log_rows_from(log_path, first_epoch):

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import math
 import numbers
 import time
@@ -188,11 +187,6 @@ def split_train_val(images, labels, *, n_train, n_val, seed):
     return pool[chosen], val
 
 
-def _fingerprint(images):
-    """Short sha1 of an image array, to recognise the same data on resume."""
-    return hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
-
-
 def load_training_data(settings, images=None):
     """``(train_images, val_images, description)`` for ``settings`` (see :func:`split_train_val`).
 
@@ -212,8 +206,8 @@ def load_training_data(settings, images=None):
         "source": source,
         "n_train": len(train_images),
         "n_val": len(val_images),
-        "train_sha1": _fingerprint(train_images),
-        "val_sha1": _fingerprint(val_images),
+        "train_sha1": runs.fingerprint(train_images),
+        "val_sha1": runs.fingerprint(val_images),
     }
     return train_images, val_images, description
 

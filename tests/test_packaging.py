@@ -167,3 +167,10 @@ def test_the_colab_cell_installs_only_course_lib(project, tmp_path):
 def test_even_with_dependencies_nothing_else_is_installed_or_downgraded(project, tmp_path):
     arguments = [arg for arg in notebook_pip_arguments() if arg != "--no-deps"]
     assert dry_run_installs(arguments, project, tmp_path) == ["course-lib"]
+
+
+def test_the_shipped_weights_stay_within_their_25_mb_budget():
+    from course_lib import config
+
+    total = sum(path.stat().st_size for path in (config.PACKAGE_DATA_DIR / "pretrained").glob("*/weights.npz"))
+    assert total <= 25_000_000, f"{total / 1e6:.1f} MB of shipped weights: over the 25 MB budget (data/README.md)"

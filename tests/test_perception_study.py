@@ -51,3 +51,34 @@ def test_markdown_and_plane(results, tmp_path):
     assert "| perfect | – ± – | 1.000 |" in text and "## Paired: grey - perfect" in text
     path = perception_study.save_plane(results, tmp_path, group="large")
     assert path.stat().st_size > 10_000
+
+
+def test_run_scores_every_method_and_lambda_run_and_writes_the_study(tmp_path, monkeypatch):
+    """The whole of ``run`` on 10 test images, with two stand-in lambda runs (no training here)."""
+    import json
+
+    from course_lib import data, models
+
+    try:
+        data.load_cifar10(n_train=10, n_test=10)
+    except data.DatasetNotFoundError:
+        pytest.skip("CIFAR-10 is not available here (set COURSE_DATA_DIR)")
+    for value in (0.0, 0.1):
+        folder = perception_study.run_dir(tmp_path, value)
+        folder.mkdir(parents=True)
+        models.load_pretrained("improved").save(folder / "final.keras")
+        (folder / "run.json").write_text(json.dumps({"wall_time_s": 1.0}))
+    trained = []
+    monkeypatch.setattr(perception_study, "train_runs", lambda out_dir, **kw: trained.append(kw["lambdas"]))
+    results = perception_study.run(tmp_path, n_test=10, lambdas=(0.0, 0.1), verbose=False)
+    assert trained == [(0.0, 0.1)]
+    assert set(results["groups"]) == {"0.01-0.1", "0.1-0.2", "0.2-0.3", "0.3-0.4", "0.4-0.5", "0.5-0.6", "strokes"}
+    methods = set(results["groups"]["strokes"])
+    assert {"vanilla", "pconv", "improved", "λ=0", "λ=0.1", "biharmonic", "database"} <= methods
+    # both stand-ins are the improved network: the paired differences are zero
+    paired = results["paired"]["λ=0.1 - λ=0"]["0.5-0.6"]
+    assert paired["sharpness"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert paired["feature_distance"]["difference"] == pytest.approx(0.0, abs=1e-9)
+    stored = perception_study.load(tmp_path)
+    assert stored["metadata"]["lambdas"] == [0.0, 0.1] and "classifier" in stored["metadata"]
+    assert "## Paired: λ=0.1 - λ=0" in (tmp_path / "perception.md").read_text()
