@@ -44,8 +44,8 @@ from course_lib import losses
 #: The adversarial losses :func:`discriminator_loss` and :func:`generator_adversarial_loss` know.
 GAN_LOSSES = ("hinge", "non_saturating")
 
-#: The discriminator's convolutions: (filters, kernel, stride).  Three of them see a 22 x 22
-#: patch per output logit; at 32 x 32 the output is an 8 x 8 grid of patch scores.
+#: The discriminator's convolutions: (filters, kernel, stride).  With the last 3 x 3 convolution to
+#: one channel, each logit sees a 26 x 26 patch; at 32 x 32 the output is an 8 x 8 grid of scores.
 DISCRIMINATOR_LAYERS = ((64, 4, 2), (128, 4, 2), (256, 3, 1))
 
 #: Adam for both players: the generator's step size comes from the recipe; the

@@ -136,3 +136,17 @@ def test_an_adversarial_run_starts_from_the_improved_network_and_resumes(tmp_pat
     assert [w.shape for w in final.get_weights()] == [w.shape for w in shipped.get_weights()]
     moved = [np.max(np.abs(a - b)) for a, b in zip(final.get_weights(), shipped.get_weights())]
     assert 0 < max(moved) < 0.05  # fine-tuned: close to the shipped weights, not equal
+
+
+def test_each_score_sees_a_26_pixel_patch():
+    """The receptive field the docstrings state, from the gradient of one score with respect to the image."""
+    import tensorflow as tf
+
+    discriminator = adversarial.build_discriminator((64, 64, 3))
+    image = tf.random.uniform((1, 64, 64, 3), seed=0)
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        score = discriminator([image, tf.ones((1, 64, 64, 1))])[0, 8, 8, 0]
+    reach = np.abs(tape.gradient(score, image).numpy()[0]).sum(-1) > 0
+    rows, cols = np.nonzero(reach.any(1))[0], np.nonzero(reach.any(0))[0]
+    assert rows.max() - rows.min() + 1 == 26 and cols.max() - cols.min() + 1 == 26
