@@ -232,3 +232,18 @@ def test_every_log_line_matches_the_pattern_that_cleans_stored_outputs():
     assert all(LOG_LINE.match(line) for line in lines)
     assert not any(LOG_LINE.match(line) for line in ("UserWarning: something a user should read",
                                                      "Epoch 1/8", "I am a sentence, not a log line: 2025"))
+
+
+def test_train_classifier_into_a_file_is_one_line(capsys, tmp_path, fake_cifar):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    code = main(["train-classifier", "--epochs", "1", "--out", str(taken)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.count("\n") == 1 and captured.err.startswith("python -m course_lib train-classifier: error: ")
+
+
+def test_the_adversarial_weight_belongs_to_the_adversarial_network_only(capsys, tmp_path, fake_cifar):
+    code = main(["train", "--model", "pconv", "--adversarial-weight", "0.1", "--out", str(tmp_path / "run")])
+    captured = capsys.readouterr()
+    assert code == 1 and "'adversarial' network" in captured.err and captured.err.count("\n") == 1
