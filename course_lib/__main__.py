@@ -17,12 +17,11 @@ finished; a larger ``--epochs`` continues it).  ``--help`` on each command lists
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import threading
 
-from course_lib import config, console, masks, names, recipes  # no TensorFlow: --help answers at once
+from course_lib import config, console, masks, names, recipes, validation  # no TensorFlow: --help answers at once
 
 
 def _int_at_least(minimum, what):
@@ -51,10 +50,11 @@ def _finite_float(*, zero_ok, what):
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        try:
+            return validation.check_number(what, value, zero_ok=zero_ok)  # the library's rule
+        except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected a finite number {'>=' if zero_ok else '>'} 0, got {text}")
-        return value
+                f"expected a finite number {'>=' if zero_ok else '>'} 0, got {text}") from None
 
     parse.__doc__ = f"argparse type: a finite float {'>=' if zero_ok else '>'} 0 ({what})."
     return parse

@@ -77,11 +77,20 @@ def stderr_to(file):
         os.close(saved)
 
 
+def no_nvidia_driver() -> bool:
+    """True on a Linux machine without NVIDIA's kernel driver (no ``/proc/driver/nvidia``)."""
+    return sys.platform.startswith("linux") and not os.path.exists("/proc/driver/nvidia")
+
+
 def worth_showing(lines):
-    """``lines`` without the INFO start-up lines and, where TensorFlow found no NVIDIA driver (so a
-    failed CUDA start is expected), without the cuInit ERROR line. Warnings, other errors and
-    tracebacks stay, and so does a failed CUDA start on a machine that has a driver."""
-    no_driver = any(NO_DRIVER in line for line in lines)
+    """``lines`` without the INFO start-up lines and, where there is no NVIDIA driver (so a failed
+    CUDA start is expected), without the cuInit ERROR line. Warnings, other errors and tracebacks
+    stay, and so does a failed CUDA start on a machine that has a driver.
+
+    TensorFlow says "no driver" in an INFO line at its import; the cuInit line can come later (the
+    first look for a GPU), after that INFO line went elsewhere, so the driver is also looked for
+    directly (:func:`no_nvidia_driver`)."""
+    no_driver = any(NO_DRIVER in line for line in lines) or no_nvidia_driver()
     return [line for line in lines if not is_start_up_noise(line, no_driver=no_driver)]
 
 

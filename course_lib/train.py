@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
-import numbers
 import time
 from pathlib import Path
 
@@ -48,7 +46,7 @@ import tensorflow as tf
 
 import keras
 
-from course_lib import config, data, losses, models, names, pipeline, recipes, runs
+from course_lib import config, data, losses, models, names, pipeline, recipes, runs, validation
 from course_lib import masks as masks_lib
 from course_lib.logs import read_log  # noqa: F401  (train.read_log: a run's log, as notebooks read it)
 
@@ -83,12 +81,9 @@ def _positive_int_or_none(name, value):
 
 
 def _check_number(name, value, *, zero_ok):
-    """A finite real ``value`` > 0 (or >= 0 with ``zero_ok``), else ValueError naming ``name``."""
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
-            or value < 0 or (value == 0 and not zero_ok)):
-        kind = "non-negative" if zero_ok else "positive"
-        example = getattr(recipes.get_recipe(), name)
-        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}; e.g. {name}={example}.")
+    """:func:`course_lib.validation.check_number`, with the default recipe's value as the example."""
+    example = getattr(recipes.get_recipe(), name, None)
+    return validation.check_number(name, value, zero_ok=zero_ok, example=example)
 
 
 def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size, loss, masks,

@@ -14,6 +14,9 @@ NumPy only: importing this module does not import TensorFlow.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 #: Slack on the [0, 1] range, for float rounding such as 1.0000001.
@@ -136,3 +139,15 @@ def check_masks(masks, *, images=None, name: str = "masks") -> np.ndarray:
                 "(N, H, W); images are (N, H, W, C), masks (N, H, W, 1)."
             )
     return masks
+
+
+def check_number(name: str, value, *, zero_ok: bool, example=None) -> float:
+    """``value`` as a float if it is a finite real number > 0 (>= 0 with ``zero_ok``), else a
+    ValueError naming ``name`` (and ``example``, a value that works).  The rule of every
+    numeric setting, for the library and the command line alike."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or value < 0 or (value == 0 and not zero_ok)):
+        kind = "non-negative" if zero_ok else "positive"
+        hint = f"; e.g. {name}={example}" if example is not None else ""
+        raise ValueError(f"{name} must be a finite {kind} number, got {value!r}{hint}.")
+    return float(value)

@@ -79,3 +79,15 @@ def test_masks_one_rule_everywhere():
         models.prepare_inputs("pconv", IMAGES, MASKS * 255)
     with pytest.raises(ValueError, match="0/255"):
         evaluate.composite(IMAGES, IMAGES, MASKS * 255)
+
+
+def test_check_number_is_the_one_rule_of_numeric_settings():
+    from course_lib import validation
+
+    assert validation.check_number("lr", 3, zero_ok=False) == 3.0
+    assert validation.check_number("clipnorm", 0, zero_ok=True) == 0.0
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ValueError, match="lr must be a finite positive number"):
+            validation.check_number("lr", bad, zero_ok=False, example=1e-3)
+    with pytest.raises(ValueError, match=r"e\.g\. lr=0\.001"):
+        validation.check_number("lr", -1, zero_ok=False, example=0.001)
