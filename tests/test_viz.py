@@ -198,3 +198,21 @@ def test_a_validation_metric_asked_for_by_itself_is_labelled_and_dashed_as_valid
     line = fig.axes[0].get_lines()[0]
     assert line.get_label() == "run: validation" and line.get_linestyle() == "--"
     plt.close(fig)
+
+
+def test_hole_box_and_the_zoomed_crops():
+    mask = np.ones((32, 32, 1), np.float32)
+    mask[10:14, 20:25] = 0
+    rows, cols = viz.hole_box(mask, margin=2)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (8, 16, 18, 27)
+    mask[0, 31] = 0  # a hole at the corner: the box is clipped to the image
+    rows, cols = viz.hole_box(mask, margin=2)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 16, 18, 32)
+    assert viz.hole_box(np.ones((8, 8, 1))) == (slice(None), slice(None))
+    images = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
+    masks = np.stack([mask, mask])
+    fig = viz.show_hole_crops({"flat": np.full_like(images, 0.5)}, masks, images)
+    assert len(fig.axes) == 2 * 3  # input, ground truth, one method
+    assert fig.axes[2].get_xlabel().startswith("sharpness ")
+    assert fig.axes[0].get_images()[0].get_array().shape[:2] == (16, 14)  # the crop, not the image
+    plt.close(fig)
