@@ -1,7 +1,6 @@
 """``python -m course_lib``: help, argument errors, a tiny training run, the evaluate hand-off."""
 
 import json
-import os
 import subprocess
 import sys
 import types
@@ -74,29 +73,6 @@ def fake_cifar(tmp_path, monkeypatch):
     """COURSE_DATA_DIR pointing at a fake CIFAR-10 of 300 training images (cache in tmp_path)."""
     monkeypatch.setenv("COURSE_DATA_DIR", str(write_fake_cifar(tmp_path / "data", per_batch=60)))
     monkeypatch.setenv("HOME", str(tmp_path))  # course_lib.data caches decoded arrays in ~/.cache
-
-
-START_UP = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
-            "I0000 00:00:1796234853.590981    3559 port.cc:153] oneDNN custom operations are on.\n")
-NO_DRIVER = "I0000 00:00:1796234853.591291    3559 cudart_stub.cc:31] Could not find cuda drivers on your machine\n"
-CUINIT = "E0000 00:00:1796234913.629581    3765 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
-OTHER = "E0000 00:00:1796234853.591291    3559 cuda.cc:31] a real error\nUserWarning: something a user should read\n"
-
-
-@pytest.mark.parametrize("written, driver, shown", [
-    (START_UP + OTHER, True, OTHER),
-    (START_UP + NO_DRIVER + CUINIT + OTHER, True, OTHER),  # TensorFlow says there is no driver: expected
-    (START_UP + CUINIT + OTHER, False, OTHER),  # no driver installed, TensorFlow's INFO line came earlier
-    (START_UP + CUINIT + OTHER, True, CUINIT + OTHER),  # a driver that fails to start: worth seeing
-])
-def test_start_up_log_lines_are_hidden_and_everything_else_kept(capfd, monkeypatch, written, driver, shown):
-    from course_lib import console
-    from course_lib.console import tensorflow_start_up_hidden
-
-    monkeypatch.setattr(console, "no_nvidia_driver", lambda: not driver)
-    with tensorflow_start_up_hidden():
-        os.write(2, written.encode())  # as TensorFlow's C++ code writes: to the descriptor, not sys.stderr
-    assert capfd.readouterr().err == shown
 
 
 def test_errors_from_training_become_one_line(capsys, tmp_path, fake_cifar):
@@ -198,43 +174,6 @@ def test_evaluate_on_photographs_through_the_command_line(tmp_path, capsys):
     assert results["metadata"]["n_test"] == 3 and "sample photographs" in results["metadata"]["data"]["source"]
     assert "biharmonic" in results["metadata"]["methods"] and "database" not in results["metadata"]["methods"]
     assert "sample photographs" in (out / "results.md").read_text()
-
-
-# Start-up lines as TensorFlow 2.16 to 2.19 write them (with a date), on a machine with no GPU.
-DATED_START_UP = (
-    "2025-03-28 11:01:13.862193: E external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:467] Unable to register "
-    "cuFFT factory: Attempting to register factory for plugin cuFFT when one has already been registered\n"
-    "2025-03-28 11:01:13.871011: E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:8579] Unable to register "
-    "cuDNN factory: Attempting to register factory for plugin cuDNN when one has already been registered\n"
-    "2025-03-28 11:01:13.972394: I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow binary is "
-    "optimized to use available CPU instructions in performance-critical operations.\n"
-    "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate "
-    "compiler flags.\n"
-    "2025-03-28 11:01:15.004312: W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] TF-TRT Warning: Could not "
-    "find TensorRT\n"
-)
-DATED_REAL_ERROR = "2025-03-28 11:01:16.100000: E tensorflow/core/framework/op_kernel.cc:1830] a real error\n"
-
-
-@pytest.mark.parametrize("written, shown", [
-    (DATED_START_UP + OTHER, OTHER),
-    (DATED_START_UP + DATED_REAL_ERROR, DATED_REAL_ERROR),
-])
-def test_start_up_lines_of_earlier_tensorflow_versions_are_hidden_too(capfd, written, shown):
-    from course_lib.console import tensorflow_start_up_hidden
-
-    with tensorflow_start_up_hidden():
-        os.write(2, written.encode())
-    assert capfd.readouterr().err == shown
-
-
-def test_every_log_line_matches_the_pattern_that_cleans_stored_outputs():
-    from course_lib.console import LOG_LINE
-
-    lines = (START_UP + NO_DRIVER + CUINIT + DATED_START_UP + DATED_REAL_ERROR).splitlines()
-    assert all(LOG_LINE.match(line) for line in lines)
-    assert not any(LOG_LINE.match(line) for line in ("UserWarning: something a user should read",
-                                                     "Epoch 1/8", "I am a sentence, not a log line: 2025"))
 
 
 def test_train_classifier_into_a_file_is_one_line(capsys, tmp_path, fake_cifar):

@@ -238,3 +238,40 @@ def test_the_names_module_agrees_with_what_it_names():
 
     assert models.MODEL_NAMES == names.MODEL_NAMES
     assert tuple(losses.LOSSES) == names.LOSS_NAMES
+
+
+def _tested_with_rows():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Tested with"):]
+    section = section[:section.index("\n## ", 1)]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| package")]
+    return {row[0]: row[1:] for row in rows}
+
+
+PACKAGES = {"TensorFlow": "tensorflow", "Keras": "keras", "NumPy": "numpy",
+            "OpenCV": "opencv-python-headless", "scikit-image": "scikit-image"}
+
+
+def test_the_readme_tested_with_table_says_what_pyproject_and_the_colab_stack_say():
+    """Each row: the range of ``pyproject.toml``, a lowest version inside it that starts at its lower
+    bound, Colab's pin from ``.ci/colab-stack.txt`` where it has one, and the main version of the comment."""
+    rows = _tested_with_rows()
+    assert set(rows) == set(PACKAGES), rows
+    lines = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    colab = dict(line.split("==") for line in (ROOT / ".ci" / "colab-stack.txt").read_text().splitlines()
+                 if line and not line.startswith("#"))
+    for label, name in PACKAGES.items():
+        needs, lowest, colab_version, main = rows[label]
+        spec = next(line for line in lines if re.split(r"[<>=]", line)[0] == name)
+        bounds = dict(re.findall(r"(>=|<)([\d.]+)", spec))
+        assert needs.replace(" ", "") == ",".join(f"{'≥' if op == '>=' else op}{v}" for op, v in bounds.items())
+        assert lowest == bounds[">="] or lowest.startswith(bounds[">="] + "."), (label, lowest, spec)
+        assert colab_version == colab.get(name, main), (label, colab_version)
+        assert re.search(rf'"{re.escape(spec)}",\s*#\s*{re.escape(main)}\b', pyproject), (label, main)
+
+
+def test_ci_runs_the_other_versions_too():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "scripts/run_version_tests.py" in ci
