@@ -187,7 +187,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration per round")
     parser.add_argument("--rounds", type=int, default=7, help="rounds (the median is reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (the first compiles)")
-    parser.add_argument("--networks", nargs="+", default=list(names.FROM_SCRATCH), choices=models.MODEL_NAMES)
+    parser.add_argument("--networks", nargs="+", default=list(names.FROM_SCRATCH), choices=names.MODEL_NAMES)
     parser.add_argument("--policies", nargs="+", default=["float32", "mixed_float16"], choices=POLICIES)
     parser.add_argument("--layers", nargs="*", metavar="NAME",
                         help="time PConv2D against Conv2D layer by layer instead (all 16 layers, or "

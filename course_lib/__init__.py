@@ -11,16 +11,17 @@ Conventions used everywhere (see CONTRIBUTING.md):
   ``course_lib.config``.
 
 Modules, in the order an image travels through them: ``config``, ``names``, ``data``,
-``masks``, ``metrics``, ``classical``, ``layers``, ``hybrid_layers``, ``models``, ``losses``,
-``recipes``, ``pipeline``, ``step``, ``train``, ``evaluate``, ``reporting``, ``loss_study``, ``viz``,
-``checks`` (the NumPy exercises' feedback) with ``checks_layer``, ``checks_networks`` and
-``checks_training`` (the Keras exercises': a layer, two networks, a training step and loop, a loss),
+``masks``, ``metrics``, ``classical``, ``layers``, ``hybrid_layers``, ``models``, ``pretrained`` (the
+shipped weights), ``losses``, ``recipes``, ``pipeline``, ``step``, ``train``, ``runs`` (a run's files),
+``notebook_runs`` (pretrained or trained, for a notebook), ``evaluate``, ``reporting``, ``environment``
+(the machine and versions a result records), ``loss_study``, ``viz``,
+``checks`` (the exercises' feedback, a package with one module per notebook),
 ``handoff`` (a class written in one notebook, loaded in a later one), ``grade`` (runs students'
 notebooks and tabulates the verdicts their checks record), and ``console`` (TensorFlow's start-up
-lines off the console).  ``config``, ``names``, ``data``, ``masks``,
-``metrics``, ``classical``, ``recipes``, ``reporting``, ``viz``, ``handoff``, ``grade`` and ``console`` (and
-``python -m course_lib --help``) do not import TensorFlow.  Import the one
-you need, for example ``from course_lib import masks``.
+lines off the console).  ``config``, ``names``, ``data``, ``masks``, ``metrics``, ``classical``,
+``recipes``, ``reporting``, ``environment``, ``viz``, ``handoff``, ``grade`` and ``console`` (and
+``python -m course_lib --help``) do not import TensorFlow.  Import the one you need, for example
+``from course_lib import masks``.
 """
 
 import os as _os

@@ -24,23 +24,24 @@ import threading
 from course_lib import config, console, masks, names, recipes, validation  # no TensorFlow: --help answers at once
 
 
-def _int_at_least(minimum, what):
-    """An argparse type: a whole number >= ``minimum``."""
+def _whole_number(rule, minimum, what):
+    """An argparse type: a whole number that passes ``rule``, a check of :mod:`course_lib.validation`."""
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
-        return value
+        try:
+            return rule(value)  # the library's rule
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}") from None
 
     parse.__doc__ = f"argparse type: an int >= {minimum} ({what})."
     return parse
 
 
-positive_int = _int_at_least(1, "counts")
-non_negative_int = _int_at_least(0, "seeds")
+positive_int = _whole_number(lambda value: validation.check_positive_int("count", value), 1, "counts")
+non_negative_int = _whole_number(validation.check_seed, 0, "seeds, worker counts")
 
 
 def _finite_float(*, zero_ok, what):
@@ -252,9 +253,9 @@ def run_evaluate(args):
 
     checkpoints = dict(args.checkpoint) if args.checkpoint else {}
     if args.pretrained:
-        from course_lib.models import MODEL_NAMES, load_pretrained
+        from course_lib.pretrained import load_pretrained
 
-        checkpoints.update({name: (name, load_pretrained(name)) for name in MODEL_NAMES})
+        checkpoints.update({name: (name, load_pretrained(name)) for name in names.MODEL_NAMES})
     checkpoints = checkpoints or None
     evaluate(checkpoints, n_test=args.n_test, out_dir=args.out, seed=args.seed, **other_images)
     print(f"done: results in {args.out}")

@@ -19,8 +19,9 @@ batch normalisation and ReLU, max-pooling between them, global average pooling t
 :data:`FEATURES`-long feature vector, and one dense layer to the 10 class scores (logits).
 It is trained (:func:`train_classifier`, or ``python -m course_lib train-classifier``) on the
 45,000 training images not held out, with random flips and shifts, SGD with Nesterov momentum
-and a one-cycle learning rate (:func:`one_cycle`); the shipped weights reach the
-accuracy recorded in ``run.json`` next to them.
+and a one-cycle learning rate (:func:`one_cycle`).  The shipped weights,
+``course_lib.pretrained.load_pretrained("classifier")``, reach the accuracy recorded in the
+``run.json`` next to them (``pretrained.pretrained_record("classifier")``).
 
 Images everywhere: float32 in [0, 1], shape (N, 32, 32, 3).
 """
@@ -34,8 +35,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course_lib import config
-
 #: Channels of the three stages.
 WIDTHS = (32, 64, 128)
 
@@ -44,9 +43,6 @@ FEATURES = WIDTHS[-1]
 
 #: The name of the layer whose output is the feature vector.
 FEATURE_LAYER = "features"
-
-#: Where the shipped classifier lives (next to the inpainting networks' weights).
-PRETRAINED_PATH = config.PACKAGE_DATA_DIR / "pretrained" / "classifier" / "weights.npz"
 
 #: CIFAR-10 channel means and standard deviations (of the training split), for the input layer.
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -109,41 +105,6 @@ def accuracy(classifier, images, labels, batch_size=500):
     """The fraction of ``images`` whose highest (mirror-averaged) logit is their label (``labels``: (N,) ints)."""
     logits, _ = logits_and_features(classifier, images, batch_size)
     return float(np.mean(np.argmax(logits, axis=1) == np.asarray(labels).reshape(-1)))
-
-
-def save_pretrained(model, path=PRETRAINED_PATH):
-    """Store ``model``'s weights as float16 arrays ``w000``, ``w001``, ... in ``path`` (.npz)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **{f"w{i:03d}": w.astype(np.float16) for i, w in enumerate(model.get_weights())})
-    return path
-
-
-def load_pretrained(path=PRETRAINED_PATH):
-    """The course's trained classifier (float32 weights; accuracy and training in ``run.json`` beside it).
-
-    Raises:
-        FileNotFoundError: the weights are missing; the message says how to train them.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No classifier weights at {path}. They ship inside course_lib; reinstall it from the course "
-            "repository, or train them with `python -m course_lib train-classifier --out DIR`.")
-    model = build_classifier()
-    with np.load(path) as stored:
-        weights = [stored[f"w{i:03d}"].astype(np.float32) for i in range(len(stored.files))]
-    if [w.shape for w in weights] != [tuple(w.shape) for w in model.weights]:
-        raise ValueError(f"{path} does not hold the weights of this classifier; retrain or re-export it.")
-    model.set_weights(weights)
-    return model
-
-
-def pretrained_record(path=PRETRAINED_PATH):
-    """The ``run.json`` of the run that trained the shipped classifier (settings, test accuracy, wall time)."""
-    import json
-
-    return json.loads((Path(path).parent / "run.json").read_text())
 
 
 # ------------------------------------------------------------------------------ training ----
@@ -219,15 +180,16 @@ def train_classifier(out_dir, *, epochs=None, batch_size=None, n_train=None, see
     """
     import tensorflow as tf
 
-    from course_lib import data, runs
+    from course_lib import data, environment, logs, runs, validation
 
     settings = dict(DEFAULTS)
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
+    for key, value in (("epochs", epochs), ("batch_size", batch_size)):
         if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
-                kind = "non-negative" if key == "seed" else "positive"
-                raise ValueError(f"{key} must be a {kind} int, got {value!r}; e.g. {key}={DEFAULTS[key]}.")
-            settings[key] = value
+            settings[key] = validation.check_positive_int(key, value, example=DEFAULTS[key])
+    if seed is not None:
+        settings["seed"] = validation.check_seed(seed)
+    if n_train is not None:
+        validation.check_positive_int("n_train", n_train, example=1000)
     started = time.perf_counter()
     (train_all, labels_all), (test_images, test_labels) = (
         images if images is not None else data.load_cifar10(seed=settings["seed"]))
@@ -246,7 +208,7 @@ def train_classifier(out_dir, *, epochs=None, batch_size=None, n_train=None, see
     paths = runs.run_paths(out_dir)
     record = runs.read_run_record(paths["run"])
     runs.check_same_run(record, settings)  # the same data and settings; only epochs may grow
-    history = runs.read_log(paths["log"])
+    history = logs.read_log(paths["log"])
     if len(history.get("epoch", [])) >= settings["epochs"] and paths["final"].exists():
         return keras.saving.load_model(paths["final"]), record
 
@@ -265,7 +227,7 @@ def train_classifier(out_dir, *, epochs=None, batch_size=None, n_train=None, see
     command = None if images is not None else (
         f"python -m course_lib train-classifier --epochs {settings['epochs']} --seed {settings['seed']}"
         + (f" --n-train {n_train}" if n_train is not None else "") + f" --out {out_dir}")
-    run = {**(record or {}), "command": command, "settings": settings, "versions": runs.library_versions(),
+    run = {**(record or {}), "command": command, "settings": settings, "versions": environment.library_versions(),
            "hardware": runs.describe_hardware(tf.distribute.get_strategy()),
            "status": "running"}
     runs.write_run_record(paths["run"], run)

@@ -7,7 +7,7 @@ Environment variables
 ``COURSE_OUTPUT_DIR``  where course runs write models and results (default: ``build/`` in a
                        checkout of the repository, ``./course-output`` after a plain install).
 ``COURSE_VERDICTS``    a file to which every exercise check appends its verdict, one JSON line
-                       (set by ``python -m course_lib grade``; see ``course_lib.checks``).
+                       (set by ``python -m course_lib grade``; see ``course_lib.checks.feedback``).
 
 The small files that ship with the course (the evaluation masks, the pretrained networks and the
 records of their training) are package data in ``course_lib/data/``, so they are found wherever

@@ -483,12 +483,6 @@ class PhotoCrop(NamedTuple):
     side: int
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
-    return int(value)
-
-
 def as_rgb_uint8(image) -> np.ndarray:
     """A grey ``(H, W)``, ``(H, W, 1)``, RGB or RGBA uint8 image as RGB uint8 ``(H, W, 3)``.
 
@@ -521,7 +515,7 @@ def shrink(image, size: int) -> np.ndarray:
     Returns:
         uint8 ``(size, size, 3)``, each value rounded to the nearest whole level (halves up).
     """
-    size = _positive_int(size, "size")
+    size = validation.check_positive_int("size", size, example=32)
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"shrink expects a uint8 (H, W, 3) image, got {image.dtype} {image.shape}.")
@@ -565,7 +559,8 @@ def photograph_crops(n: int, size: int = 32, seed: int = 0, photographs=None) ->
     Returns:
         ``n`` :class:`PhotoCrop` (photograph, top, left, side).
     """
-    n, size = _positive_int(n, "n"), _positive_int(size, "size")
+    n = validation.check_positive_int("n", n, example=300)
+    size = validation.check_positive_int("size", size, example=32)
     names = list(PHOTOGRAPHS if photographs is None else photographs)
     if not names:
         raise ValueError(f"photographs is empty: pass names from {list(PHOTOGRAPHS)}, or None for all.")
@@ -632,7 +627,7 @@ def load_image_folder(path, size: int = 32, *, crop: bool = True) -> np.ndarray:
         FileNotFoundError: the folder does not exist (or is a file).
         ValueError: it holds no PNG or JPEG file, or a file that cannot be read as an image.
     """
-    size = _positive_int(size, "size")
+    size = validation.check_positive_int("size", size, example=32)
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"No folder at {folder}" + (" (it is a file)" if folder.exists() else "")

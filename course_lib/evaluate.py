@@ -37,44 +37,23 @@ The protocol
 What :func:`evaluate` writes to ``out_dir``
 -------------------------------------------
 ``results.json`` (every number and the metadata; layout in :func:`evaluate`), ``results.md``
-(the tables, regenerated from the JSON by :func:`results_markdown`), and PNG figures drawn by
-``course_lib.viz``: one line plot per metric against the hole-ratio bin, and one qualitative
-grid per example group.
+(the tables, regenerated from the JSON by :func:`course_lib.reporting.results_markdown`), and
+PNG figures (:func:`course_lib.viz.write_evaluation_figures`): one line plot per metric against
+the hole-ratio bin, and one qualitative grid per example group.  Reading and tabulating the
+results needs no TensorFlow: that is :mod:`course_lib.reporting`.
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
-import os
-import platform
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-import course_lib
-from course_lib import classical, config, data, masks as masks_lib, metrics, models, validation
-from course_lib.reporting import (  # noqa: F401  (re-exported: evaluate.X keeps working)
-    METRIC_DIGITS,
-    METRIC_LABELS,
-    METRICS,
-    PAIRED_METRIC,
-    PAIRED_VARIANT,
-    VARIANTS,
-    best_classical,
-    load_results,
-    paired_difference,
-    paired_table_markdown,
-    results_markdown,
-    results_table_markdown,
-    summarize,
-    write_results,
-)
-
-#: Groups shown in the qualitative figures (a small bin, a large bin, strokes), when present.
-EXAMPLE_GROUPS = ("0.1-0.2", "0.5-0.6", "strokes")
+from course_lib import classical, config, data, environment, masks as masks_lib, metrics, models, names, reporting
+from course_lib import validation
 
 #: Written into results.json so that readers of an old file can tell its layout
 #: (2: adds the top-level "paired" comparison).
@@ -139,10 +118,10 @@ def network_kind(name: str) -> str:
     ``models.prepare_inputs`` builds the network's inputs.
     """
     kind = name.split("-", 1)[0]
-    if kind not in models.MODEL_NAMES:
+    if kind not in names.MODEL_NAMES:
         raise ValueError(
             f"Cannot tell the model kind of checkpoint {name!r}: its name must start with one of "
-            f"{list(models.MODEL_NAMES)} (e.g. 'pconv' or 'pconv-liu'), or pass (kind, path) as its value."
+            f"{list(names.MODEL_NAMES)} (e.g. 'pconv' or 'pconv-liu'), or pass (kind, path) as its value."
         )
     return kind
 
@@ -165,8 +144,8 @@ def _resolve_checkpoints(checkpoints) -> dict[str, tuple[str, keras.Model, str]]
     resolved = {}
     for name, spec in (checkpoints or {}).items():
         kind, source = spec if isinstance(spec, tuple) else (network_kind(name), spec)
-        if kind not in models.MODEL_NAMES:
-            raise ValueError(f"Checkpoint {name!r} has kind {kind!r}; choose one of {list(models.MODEL_NAMES)}.")
+        if kind not in names.MODEL_NAMES:
+            raise ValueError(f"Checkpoint {name!r} has kind {kind!r}; choose one of {list(names.MODEL_NAMES)}.")
         if name in classical.CLASSICAL_METHODS:
             raise ValueError(f"Checkpoint name {name!r} is also a classical method's name; rename the checkpoint.")
         model = load_network(source)
@@ -223,7 +202,7 @@ def run_method(name: str, images, masks, *, model=None, batch_size: int = 256) -
 
 # --------------------------------------------------------------------------- scores
 def image_scores(images, outputs, masks) -> dict[str, np.ndarray]:
-    """Every metric of :data:`METRICS` for each image.
+    """Every metric of :data:`course_lib.reporting.METRICS` for each image.
 
     Args:
         images: ground truth, float (N, H, W, 3) in [0, 1].
@@ -259,7 +238,7 @@ def paired_comparison(per_image: dict, networks, references) -> dict:
         per_image: ``{method: {group: (N,) scores}}`` of one metric and variant.
         networks, references: method names to compare (each network against each reference).
     """
-    return {network: {reference: {group: paired_difference(per_image[network][group],
+    return {network: {reference: {group: reporting.paired_difference(per_image[network][group],
                                                             per_image[reference][group])
                                   for group in per_image[network]}
                       for reference in references if reference != network}
@@ -284,20 +263,20 @@ def training_database() -> np.ndarray:
 def _select_classical(methods, *, database: bool = True) -> dict:
     """The classical methods to run: all of them for ``None`` (with :data:`DATABASE_METHOD` only if
     ``database``: its images are 32 x 32), else those named."""
-    names = [*classical.CLASSICAL_METHODS, DATABASE_METHOD]
+    known = [*classical.CLASSICAL_METHODS, DATABASE_METHOD]
     if methods is None:
-        methods = names if database else list(classical.CLASSICAL_METHODS)
-    unknown = [m for m in methods if m not in names]
+        methods = known if database else list(classical.CLASSICAL_METHODS)
+    unknown = [m for m in methods if m not in known]
     if unknown:
-        raise ValueError(f"Unknown classical method(s) {unknown}: choose from {names}.")
+        raise ValueError(f"Unknown classical method(s) {unknown}: choose from {known}.")
     return {name: (classical.make_database_method(training_database()) if name == DATABASE_METHOD
                    else classical.CLASSICAL_METHODS[name]) for name in methods}
 
 
-def _copying(names) -> list[str]:
-    """The methods among ``names`` that copy rather than smooth: the paired comparison holds them up against the
-    smoothing ones, as it does the networks (notebook 02)."""
-    return [name for name in names if name in ("patch", DATABASE_METHOD)]
+def _copying(method_names) -> list[str]:
+    """The methods among ``method_names`` that copy rather than smooth: the paired comparison holds them up
+    against the smoothing ones, as it does the networks (notebook 02)."""
+    return [name for name in method_names if name in ("patch", DATABASE_METHOD)]
 
 
 def _network_runner(kind: str, model: keras.Model, batch_size: int):
@@ -359,9 +338,9 @@ def _evaluate_groups(images, eval_masks, runners, images_per_method, n_examples,
         ``results`` {method: {variant: {group: {metric: summary}}}}, ``runtime`` {method: seconds
         spent inpainting, metrics excluded}, ``examples`` {group: {"masks": (E, H, W, 1),
         "outputs": {method: composite (E, H, W, 3)}}} for the first ``n_examples`` images, and
-        ``paired_scores`` {method: {group: (N,) per-image PAIRED_METRIC of PAIRED_VARIANT}}.
+        ``paired_scores`` {method: {group: (N,) per-image PAIRED_METRIC of PAIRED_VARIANT (:mod:`course_lib.reporting`)}}.
     """
-    results = {name: {variant: {} for variant in VARIANTS} for name in runners}
+    results = {name: {variant: {} for variant in reporting.VARIANTS} for name in runners}
     paired_scores = {name: {} for name in runners}
     runtime = {name: 0.0 for name in runners}
     examples = {}
@@ -375,29 +354,14 @@ def _evaluate_groups(images, eval_masks, runners, images_per_method, n_examples,
             runtime[name] += time.perf_counter() - tic
             scores = score_images(images[:n], outputs, paired[:n])
             for variant, per_metric in scores.items():
-                results[name][variant][group] = {metric: summarize(v) for metric, v in per_metric.items()}
-            paired_scores[name][group] = scores[PAIRED_VARIANT][PAIRED_METRIC]
+                results[name][variant][group] = {metric: reporting.summarize(v) for metric, v in per_metric.items()}
+            paired_scores[name][group] = scores[reporting.PAIRED_VARIANT][reporting.PAIRED_METRIC]
             examples[group]["outputs"][name] = composite(images[:n_examples], outputs[:n_examples],
                                                          paired[:n_examples])
             if verbose:
                 print(f"[evaluate] {group:>8}  {name:<14} {n} images, {time.perf_counter() - tic:5.1f} s "
                       "with metrics", flush=True)
     return results, runtime, examples, paired_scores
-
-
-def _versions() -> dict[str, str | None]:
-    versions = {"python": platform.python_version(), "course_lib": course_lib.__version__}
-    for package in ("numpy", "tensorflow", "keras", "scikit-image", "opencv-python-headless", "matplotlib"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
-
-
-def _machine() -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "gpu": config.has_gpu()}
 
 
 def evaluate(
@@ -487,69 +451,28 @@ def evaluate(
             "mask_source": mask_source,
             "methods": list(runners),
             "networks": list(networks),
-            "metrics": {metric: METRIC_LABELS[metric] for metric in METRICS},
-            "variants": list(VARIANTS),
+            "metrics": {metric: reporting.METRIC_LABELS[metric] for metric in reporting.METRICS},
+            "variants": list(reporting.VARIANTS),
             "checkpoints": {name: {"kind": kind, "source": source, "params": int(model.count_params())}
                             for name, (kind, model, source) in networks.items()},
             "images_per_method": images_per_method,
             "runtime_seconds": runtime,
-            "versions": _versions(),
+            "versions": environment.library_versions(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": _machine(),
+            "machine": environment.describe_machine(),
             "notes": list(NOTES),
         },
         "results": results,
         "paired": {
-            "metric": PAIRED_METRIC,
-            "variant": PAIRED_VARIANT,
+            "metric": reporting.PAIRED_METRIC,
+            "variant": reporting.PAIRED_VARIANT,
             "differences": (paired_comparison(paired_scores, list(networks) + _copying(classical_names), classical_names)
                             if classical_names else {}),
         },
     }
-    write_results(report, out_dir)
+    reporting.write_results(report, out_dir)
     if figures:
-        write_figures(report, images[:n_examples], examples, out_dir)
+        from course_lib import viz  # here: evaluating without figures needs no matplotlib
+
+        viz.write_evaluation_figures(report, images[:n_examples], examples, out_dir)
     return report
-
-
-# --------------------------------------------------------------------------- outputs
-def _example_groups(groups: list[str]) -> list[str]:
-    chosen = [g for g in EXAMPLE_GROUPS if g in groups]
-    return chosen or list(dict.fromkeys([groups[0], groups[-1]]))
-
-
-def write_figures(results: dict, example_images, examples: dict, out_dir) -> list[Path]:
-    """Save the PNG figures: metric against hole-ratio bin, and qualitative grids.
-
-    Args:
-        results: the dict of :func:`evaluate`.
-        example_images: float32 (E, H, W, 3), the ground truth of the examples.
-        examples: ``{group: {"masks": (E, H, W, 1), "outputs": {method: (E, H, W, 3)}}}``.
-        out_dir: where the PNG files go.
-
-    Returns:
-        The paths written.
-    """
-    # viz comes after evaluate in the module order and never imports it, so this import is safe;
-    # it is local so that evaluating without figures does not need matplotlib.
-    import matplotlib.pyplot as plt
-
-    from course_lib import viz
-
-    out_dir = Path(out_dir)
-    written = []
-
-    def save(fig, name):
-        path = out_dir / name
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
-
-    for metric in ("hole_psnr", "psnr", "ssim"):
-        save(viz.plot_metric_by_bin(results, metric, variant="composite"), f"metric_by_bin_{metric}.png")
-    for group in _example_groups(results["metadata"]["groups"]):
-        example = examples[group]
-        fig = viz.show_inpainting_grid(example["outputs"], example["masks"], example_images,
-                                       title=f"Mask group {group} (known pixels pasted back)")
-        save(fig, f"examples_{group}.png")
-    return written

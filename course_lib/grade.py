@@ -13,7 +13,7 @@ either, so an error in one exercise does not hide the verdicts of the later ones
 :mod:`course_lib.checks` append their verdicts to the file named by ``$COURSE_VERDICTS``; that file,
 not the printed lines, is what is read here.
 
-An exercise is a ``checks*.check_*`` function that a notebook calls.  Its verdict for a student is
+An exercise is a ``checks.check_*`` function that a notebook calls.  Its verdict for a student is
 the last one its check recorded (correct, wrong, not attempted, or error: the student's code raised
 inside the check); without one it is "error" when the notebook did not run to its end or the cell
 that calls the check raised, else "not attempted" (the call was deleted, or the student's folder
@@ -42,12 +42,13 @@ from pathlib import Path
 from typing import Callable
 
 from course_lib import config
-from course_lib.checks import VERDICT_NAMES
+from course_lib.checks.feedback import VERDICT_NAMES
 
 __all__ = ["Grades", "Submission", "find_submissions", "grade", "summary_lines"]
 
-#: A call of an exercise check in a notebook's code: ``checks.check_psnr(``, ``checks_layer.check_pconv_layer(``.
-_CHECK_CALL = re.compile(r"\bchecks(?:_\w+)?\s*\.\s*(check_\w+)\s*\(")
+#: A call of an exercise check in a notebook's code, ``checks.check_psnr(`` (a notebook imports its checks module
+#: as ``checks``: ``from course_lib.checks import measuring as checks``).
+_CHECK_CALL = re.compile(r"\bchecks\s*\.\s*(check_\w+)\s*\(")
 
 
 @dataclasses.dataclass
@@ -78,7 +79,7 @@ class Grades:
     rows: dict[str, dict[str, str]]
 
     def counts(self, exercise: str) -> dict[str, int]:
-        """How many students got each verdict (:data:`course_lib.checks.VERDICT_NAMES`) for ``exercise``."""
+        """How many students got each verdict (:data:`course_lib.checks.feedback.VERDICT_NAMES`) for ``exercise``."""
         counts = dict.fromkeys(VERDICT_NAMES, 0)
         for row in self.rows.values():
             counts[row[exercise]] += 1

@@ -32,6 +32,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from course_lib import validation
+
 __all__ = ["PConv2D", "SourcePConv2D", "BroadcastMask"]
 
 
@@ -161,8 +163,7 @@ class PConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"filters must be a positive int, got {filters!r}; pass e.g. filters=32.")
+        validation.check_positive_int("filters", filters, example=32)
         if str(padding).lower() not in ("same", "valid"):
             raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}.")
         self.filters = int(filters)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from course_lib import config, evaluate, losses, names, train
+from course_lib import config, evaluate, losses, names, reporting, train
 
 #: The losses compared, in the order of the tables.
 LOSSES = names.LOSS_NAMES
@@ -88,7 +88,7 @@ def load(results_dir=None):
             "repository (results/losses/), not with a pip-installed course_lib. Run "
             "loss_study.run(profile=..., out_dir=...) to make one."
         )
-    results = evaluate.load_results(results_dir)
+    results = reporting.load_results(results_dir)
     logs = {path.stem: path for path in sorted((results_dir / "logs").glob("*.csv"))}
     order = {name: i for i, name in enumerate(LOSSES)}
     return results, dict(sorted(logs.items(), key=lambda item: order.get(item[0], len(order))))

@@ -15,36 +15,25 @@ pixel, 0 = hole.
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
-
 import numpy as np
 
 import keras
 from keras import layers
 from keras import ops
 
-from course_lib import config, names, validation
+from course_lib import names, validation
 from course_lib.hybrid_layers import CorrectFill, DiffusionFill
 from course_lib.layers import BroadcastMask, PConv2D, SourcePConv2D
 
 __all__ = [
-    "MODEL_NAMES",
     "block_table",
     "build_improved_unet",
     "build_model",
     "build_pconv_unet",
     "build_vanilla_unet",
     "constant_channels",
-    "load_pretrained",
-    "pretrained_log",
-    "pretrained_path",
     "prepare_inputs",
-    "save_pretrained",
 ]
-
-#: The names :func:`build_model` and :func:`prepare_inputs` accept (kept in :mod:`course_lib.names`).
-MODEL_NAMES = names.MODEL_NAMES
 
 #: Filters of the vanilla U-Net's encoder levels (the decoder mirrors them) and bottleneck.
 VANILLA_FILTERS = (32, 64, 128, 256)
@@ -429,82 +418,3 @@ def prepare_inputs(name, images, masks):
     if name == "vanilla":
         return known + (1.0 - masks)
     return known, masks  # a tuple: in tf.data a list would be stacked into one tensor
-
-
-# ------------------------------------------------------------------------ pretrained weights
-
-#: The course's pretrained networks, one folder each: ``<name>/weights.npz`` (float16) and the record
-#: of the run that trained it (``log.csv``, ``run.json``, ``export.json``).
-PRETRAINED_DIR = config.PACKAGE_DATA_DIR / "pretrained"
-
-
-def pretrained_path(name):
-    """The weights file of the pretrained ``name``: ``course_lib/data/pretrained/<name>/weights.npz``."""
-    names.check_model_name(name)
-    return PRETRAINED_DIR / name / "weights.npz"
-
-
-def save_pretrained(model, name, path=None):
-    """Write ``model``'s weights compactly: float16, in ``model.weights`` order, compressed ``.npz``.
-
-    float16 halves the file (the vanilla U-Net's 7.8 M weights take about 14 MB); the
-    rounding changes outputs by far less than one 8-bit grey level (see
-    ``scripts/export_pretrained.py``, which measures it). Returns the path written
-    (default :func:`pretrained_path`).
-    """
-    names.check_model_name(name)
-    path = pretrained_path(name) if path is None else Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"w{i:03d}": np.asarray(w).astype(np.float16) for i, w in enumerate(model.get_weights())}
-    np.savez_compressed(path, **arrays)
-    return path
-
-
-def pretrained_log(name):
-    """The ``log.csv`` of the run that trained the pretrained ``name``, or None if it is missing."""
-    names.check_model_name(name)
-    log = PRETRAINED_DIR / name / "log.csv"
-    return log if log.exists() else None
-
-
-def load_pretrained(name, path=None):
-    """The network ``name`` (``"vanilla"``, ``"pconv"``, ``"improved"``) with the course's pretrained weights.
-
-    Returns a ready, uncompiled :class:`keras.Model` (float32 weights) built by
-    :func:`build_model`; feed it :func:`prepare_inputs`. How the weights were trained
-    (command, settings, wall time, hardware) is recorded next to them, in ``run.json``.
-
-    Raises:
-        FileNotFoundError: the weights file is missing (a partial checkout, or a plain
-            install that left out the package data): it names the file and how to get it.
-        ValueError: the file does not fit the architecture (weights of another version).
-    """
-    names.check_model_name(name)
-    path = pretrained_path(name) if path is None else Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"No pretrained weights for {name!r} at {path}. They ship inside course_lib "
-            "(course_lib/data/pretrained/); reinstall it from the course repository, or train your own with "
-            f"`python -m course_lib train --model {name} --out DIR`."
-        )
-    model = build_model(name)
-    expected = [tuple(w.shape) for w in model.weights]
-    try:
-        with np.load(path) as stored:
-            keys = [f"w{i:03d}" for i in range(len(stored.files))]
-            if sorted(stored.files) != keys:
-                raise ValueError(
-                    f"{path} is not a file of course_lib.models.save_pretrained: expected the arrays "
-                    f"w000 ... w{len(expected) - 1:03d} ({len(expected)} weights of {name!r}), found "
-                    f"{sorted(stored.files)[:4]}...; export weights with scripts/export_pretrained.py."
-                )
-            weights = [stored[key] for key in keys]
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path} cannot be read as a .npz file ({error}); restore or re-export it.") from None
-    if [w.shape for w in weights] != expected:
-        raise ValueError(
-            f"{path} holds {len(weights)} arrays that do not match the {name!r} network's "
-            f"{len(expected)} weights; re-export them with scripts/export_pretrained.py."
-        )
-    model.set_weights([w.astype(np.float32) for w in weights])
-    return model

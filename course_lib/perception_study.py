@@ -307,20 +307,20 @@ def save_plane(results, out_dir, group=PLANE_GROUP):
 
 def run(out_dir, *, n_test=500, lambdas=LAMBDAS, profile="cpu", verbose=True):
     """Train what is missing, score every method, write the study into ``out_dir``; returns the results."""
-    from course_lib import classifier, data, evaluate, masks, models, names
+    from course_lib import data, evaluate, masks, names, pretrained
 
     train_runs(out_dir, profile=profile, lambdas=lambdas, verbose=2 if verbose else 0)
     (_, _), (x_test, y_test) = data.load_cifar10(n_test=n_test, seed=0)
     images = data.images_to_float(x_test)
-    checkpoints = {name: (name, models.load_pretrained(name)) for name in names.FROM_SCRATCH}
+    checkpoints = {name: (name, pretrained.load_pretrained(name)) for name in names.FROM_SCRATCH}
     checkpoints.update({lambda_name(value): ("adversarial", run_dir(out_dir, value) / "final.keras")
                         for value in lambdas})
     runners = evaluate.method_functions(checkpoints)
     twin = lambda_name(0.0)
     pairs = [(lambda_name(value), twin) for value in lambdas if value > 0]
     results = study(runners, images, y_test, other_real_images(images, n_test), masks.load_eval_masks(),
-                    classifier.load_pretrained(), pairs=pairs, verbose=verbose)
-    record = classifier.pretrained_record()
+                    pretrained.load_pretrained(pretrained.CLASSIFIER), pairs=pairs, verbose=verbose)
+    record = pretrained.pretrained_record(pretrained.CLASSIFIER)
     results["metadata"] = {
         "n_test": n_test, "images": "CIFAR-10 test split, class-balanced subset (seed 0), as results/results.json",
         "real_reference": f"{n_test} other CIFAR-10 test images (seed 1)",

@@ -111,12 +111,8 @@ def _is_int(value):
 def _check_settings(model_name, mask_family, batch_size, seed):
     names.check_model_name(model_name)
     masks_lib.check_family(mask_family)
-    if not _is_int(batch_size) or batch_size < 1:
-        raise ValueError(
-            f"batch_size must be a positive int, got {batch_size!r}; e.g. batch_size=32."
-        )
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}; e.g. seed=0.")
+    validation.check_positive_int("batch_size", batch_size, example=32)
+    validation.check_seed(seed)
 
 
 # ------------------------------------------------------------------------- one example ----

@@ -8,8 +8,6 @@ notebook that only *reads* ``results.json`` start in a fraction of a second:
 * :func:`summarize` (mean, std, 95 % CI of per-image values) and :func:`paired_difference`;
 * :func:`load_results`, :func:`results_table_markdown`, :func:`paired_table_markdown`,
   :func:`best_classical`, :func:`results_markdown` and :func:`write_results`.
-
-:mod:`course_lib.evaluate` re-exports all of them, so ``evaluate.results_table_markdown`` works too.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib import environment
 
 #: Per-image metrics, in the order of the JSON and the tables.
 METRICS = ("psnr", "ssim", "l1", "hole_psnr", "hole_l1")
@@ -194,8 +193,8 @@ def _format_ms(ms: float) -> str:
 def time_table_markdown(results) -> str:
     """One row per method: what filling one 32 x 32 image cost in the run (wall-clock, batched)."""
     results = load_results(results)
-    machine = results["metadata"].get("machine", {})
-    where = f" on {machine['cpu_count']} CPU cores" if machine.get("cpu_count") else ""
+    cores = environment.cpu_cores(results["metadata"].get("machine", {}))
+    where = f" on {cores} CPU cores" if cores else ""
     lines = [f"**Time per image** (ms, wall-clock, batch by batch{where})", "", "| method | ms per image |", "|---|---:|"]
     lines += [f"| {method} | {_format_ms(ms)} |" for method, ms in time_per_image(results).items()]
     return "\n".join(lines) + "\n"

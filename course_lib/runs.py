@@ -25,9 +25,7 @@ import inspect
 import json
 import math
 import os
-import platform
 import shutil
-import sys
 import warnings
 from pathlib import Path
 
@@ -36,9 +34,7 @@ import tensorflow as tf
 
 import keras
 
-import course_lib
-from course_lib import config
-from course_lib.logs import read_log
+from course_lib import config, environment
 
 #: The file names inside ``out_dir``.
 LOG_NAME, BEST_NAME, FINAL_NAME, RUN_NAME, BACKUP_NAME = (
@@ -54,16 +50,6 @@ _RESUME_KEYS = (
 )
 
 
-def _cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _strategy_devices(strategy):
     """The devices a strategy trains on (the default strategy: wherever TensorFlow places ops)."""
     try:
@@ -74,29 +60,13 @@ def _strategy_devices(strategy):
 
 
 def describe_hardware(strategy):
-    """CPU and GPU names, device counts and the distribution strategy, for ``run.json``."""
-    gpus = tf.config.list_physical_devices("GPU")
+    """The machine (:func:`course_lib.environment.describe_machine`) and the distribution strategy
+    with its devices, for ``run.json``."""
     return {
-        "cpu": _cpu_name(),
-        "cpu_cores": os.cpu_count(),
-        "gpus": [
-            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
-        ],
-        "gpu_count": len(gpus),
+        **environment.describe_machine(),
         "strategy": type(strategy).__name__,
         "replicas": strategy.num_replicas_in_sync,
         "devices": _strategy_devices(strategy),
-        "platform": platform.platform(),
-    }
-
-
-def library_versions():
-    return {
-        "python": sys.version.split()[0],
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "course_lib": course_lib.__version__,
     }
 
 
@@ -153,7 +123,7 @@ class ResumableCSVLogger(keras.callbacks.CSVLogger):
 
 
 def best_val_loss(history):
-    """The lowest ``val_loss`` of a history (from :func:`read_log`), or None."""
+    """The lowest ``val_loss`` of a history (from :func:`course_lib.logs.read_log`), or None."""
     values = [v for v in history.get("val_loss", []) if math.isfinite(v)]
     return min(values) if values else None
 
@@ -316,7 +286,7 @@ def start_record(record, settings, strategy, out_dir):
         "profile": dataclasses.asdict(profile),
         "hardware": {**describe_hardware(strategy),
                      "global_batch_size": settings["batch_size"] * strategy.num_replicas_in_sync},
-        "versions": library_versions(),
+        "versions": environment.library_versions(),
         "sessions": (record or {}).get("sessions", []),
         "wall_time_s": (record or {}).get("wall_time_s", 0.0),
         "status": "running",

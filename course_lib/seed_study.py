@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib import config, names
+from course_lib import config, names, validation
 from course_lib.reporting import PAIRED_METRIC, PAIRED_VARIANT
 
 #: The seeds of the course's study.
@@ -64,7 +64,7 @@ def run_name(network: str, seed: int) -> str:
 def _check(networks, seeds):
     for network in networks:
         names.check_model_name(network)
-    seeds = tuple(seeds)
+    seeds = tuple(validation.check_seed(seed, name=f"seeds[{i}]") for i, seed in enumerate(seeds))
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be at least two different seeds, got {seeds!r}; e.g. seeds=(0, 1, 2).")
     return tuple(networks), seeds

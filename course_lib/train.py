@@ -46,9 +46,8 @@ import tensorflow as tf
 
 import keras
 
-from course_lib import config, data, losses, models, names, pipeline, recipes, runs, validation
+from course_lib import config, data, logs, losses, models, names, pipeline, pretrained, recipes, runs, validation
 from course_lib import masks as masks_lib
-from course_lib.logs import read_log  # noqa: F401  (train.read_log: a run's log, as notebooks read it)
 
 
 @dataclasses.dataclass
@@ -73,11 +72,8 @@ class TrainResult:
 
 
 def _positive_int_or_none(name, value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}; e.g. {name}=2.")
-    return int(value)
+    """None (the profile's value) or :func:`course_lib.validation.check_positive_int`."""
+    return None if value is None else validation.check_positive_int(name, value, example=2)
 
 
 def _check_number(name, value, *, zero_ok):
@@ -116,8 +112,7 @@ def resolve_settings(model_name, *, profile, epochs, n_train, n_val, batch_size,
         raise ValueError(
             f"Unknown learning-rate schedule {schedule!r}: choose one of {recipes.SCHEDULES}."
         )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}; e.g. seed=0.")
+    validation.check_seed(seed)
     _check_number("learning_rate", learning_rate, zero_ok=False)
     _check_number("warmup_epochs", warmup_epochs, zero_ok=True)
     if clipnorm is not None:
@@ -262,15 +257,6 @@ def dtype_policy(mixed_precision):
         keras.mixed_precision.set_dtype_policy(previous)
 
 
-# ------------------------------------------------------------------------------ the log ----
-
-
-# -------------------------------------------------------------------------------- backup ----
-
-
-# ------------------------------------------------------------------------------ run.json ----
-
-
 # --------------------------------------------------------------------------------- train ----
 
 
@@ -295,7 +281,7 @@ def build_and_compile(settings, input_shape=(32, 32, 3)):
         from course_lib import adversarial
 
         generator = models.build_model("adversarial", input_shape=input_shape)
-        generator.set_weights(models.load_pretrained("improved").get_weights())  # any image size
+        generator.set_weights(pretrained.load_pretrained("improved").get_weights())  # any image size
         return adversarial.make_trainer(
             generator, adversarial_weight=settings["adversarial_weight"],
             learning_rate=learning_rate, peak_learning_rate=settings["learning_rate"],
@@ -313,7 +299,7 @@ def build_and_compile(settings, input_shape=(32, 32, 3)):
 
 def _finished_result(out_dir, verbose):
     paths = runs.run_paths(out_dir)
-    history = runs.read_log(paths["log"])
+    history = logs.read_log(paths["log"])
     if verbose:
         print(f"{out_dir}: all {len(history['epoch'])} epochs are already trained, nothing to do "
               "(pass a larger epochs to continue).")
@@ -401,7 +387,7 @@ def train(
     record = runs.read_run_record(paths["run"])
     runs.check_same_run(record, settings)
 
-    history = runs.read_log(paths["log"])
+    history = logs.read_log(paths["log"])
     if len(history.get("epoch", [])) >= settings["epochs"] and paths["final"].exists():
         return _finished_result(out_dir, verbose)
 
@@ -444,57 +430,7 @@ def train(
             runs.end_record(record, session, status, time.perf_counter() - started)
             runs.write_run_record(paths["run"], record)
 
-    return TrainResult(model, runs.read_log(paths["log"]), out_dir, paths["best"], paths["log"])
-
-
-def trained_or_pretrained(model_name, *, use_pretrained, profile=None, verbose=2, **train_args):
-    """A network for a notebook: the course's pretrained weights, or a run trained here.
-
-    Args:
-        model_name: ``"vanilla"``, ``"pconv"`` or ``"improved"``.
-        use_pretrained: True: load :func:`course_lib.models.load_pretrained` (with the log of the
-            run that trained it, ``models.pretrained_log``) and, if the weights are
-            missing, train a quick ``ci`` run instead.  False: train in ``profile``.
-        profile: the profile to train in (None: the one in force).
-        verbose, **train_args: passed to :func:`train` (``out_dir`` defaults to
-            ``config.output_dir("runs", <profile>, <name>)``, so a finished run is reloaded at once).
-
-    Returns:
-        ``(model, log_csv)``: the ``keras.Model`` (the best epoch of a run) and the path of
-        its training log, or None when no log is known.
-    """
-    if use_pretrained:
-        try:
-            return models.load_pretrained(model_name), models.pretrained_log(model_name)
-        except FileNotFoundError:
-            print(f"The pretrained weights for {model_name!r} are not here; training a quick ci run instead.")
-            profile = "ci"
-    profile = config.profile_name(profile)
-    out_dir = train_args.pop("out_dir", None) or config.output_dir("runs", profile, model_name)
-    run = train(model_name, out_dir=out_dir, profile=profile, verbose=verbose, **train_args)
-    return keras.saving.load_model(run.best_path, compile=False), run.log_path
-
-
-#: The short run that notebooks train next to the pretrained weights: a fresh network on a few
-#: thousand images, enough to watch the loop and a falling curve (1-2 minutes per network on a
-#: 2-core CPU: 1 min 5 s for pconv, 2 min 11 s for improved, measured).  In the ``ci`` profile the ``ci`` sizes are used instead.
-SHORT_RUN = {"n_train": 3072, "n_val": 512, "epochs": 3}
-
-
-def short_run(model_name, *, profile=None, verbose=2):
-    """Train a fresh ``model_name`` briefly, for real, into ``output_dir("runs", "short-<profile>", name)``.
-
-    Notebooks that load the pretrained weights still show a training run with this (the full
-    run of a profile is :func:`trained_or_pretrained` with ``use_pretrained=False``).  A finished
-    short run is reloaded at once.
-
-    Returns:
-        :class:`TrainResult` (its ``log_path`` is the run's ``log.csv``).
-    """
-    profile = config.profile_name(profile)
-    sizes = {} if profile == "ci" else SHORT_RUN
-    out_dir = config.output_dir("runs", f"short-{profile}", model_name)
-    return train(model_name, out_dir=out_dir, profile=profile, verbose=verbose, **sizes)
+    return TrainResult(model, logs.read_log(paths["log"]), out_dir, paths["best"], paths["log"])
 
 
 def make_datasets(settings, train_images, val_images, epoch_counter, mask_workers=0):

@@ -151,3 +151,22 @@ def check_number(name: str, value, *, zero_ok: bool, example=None) -> float:
         hint = f"; e.g. {name}={example}" if example is not None else ""
         raise ValueError(f"{name} must be a finite {kind} number, got {value!r}{hint}.")
     return float(value)
+
+
+def _check_int(name: str, value, *, minimum: int, kind: str, example) -> int:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be a {kind} int, got {value!r}; e.g. {name}={example}.")
+    return int(value)
+
+
+def check_positive_int(name: str, value, *, example=1) -> int:
+    """``value`` as an int if it is a whole number >= 1 (a Python or NumPy int, not a bool or a
+    float), else a ValueError naming ``name`` and ``example``, a value that works.  The rule of
+    every count: epochs, batch sizes, numbers of images."""
+    return _check_int(name, value, minimum=1, kind="positive", example=example)
+
+
+def check_seed(value, *, name: str = "seed") -> int:
+    """``value`` as an int if it is a whole number >= 0 (NumPy's generators refuse negative
+    seeds), else a ValueError naming ``name``.  The rule of every random seed."""
+    return _check_int(name, value, minimum=0, kind="non-negative", example=0)

@@ -266,6 +266,40 @@ def plot_metric_by_bin(results, metric: str = "hole_psnr", variant: str = "compo
     return fig
 
 
+#: Groups shown in the qualitative figures of an evaluation (a small bin, a large bin, strokes), when present.
+EXAMPLE_GROUPS = ("0.1-0.2", "0.5-0.6", "strokes")
+
+
+def write_evaluation_figures(results: dict, example_images, examples: dict, out_dir) -> list[Path]:
+    """The PNG figures of an evaluation: each metric against the hole-ratio bin, and example grids.
+
+    Args:
+        results: the dict of :func:`course_lib.evaluate.evaluate`.
+        example_images: float32 (E, H, W, 3), the ground truth of the examples.
+        examples: ``{group: {"masks": (E, H, W, 1), "outputs": {method: (E, H, W, 3)}}}``, one
+            grid per group of :data:`EXAMPLE_GROUPS` present (else the first and last groups).
+        out_dir: where the PNG files go: ``metric_by_bin_<metric>.png``, ``examples_<group>.png``.
+
+    Returns:
+        The paths written.
+    """
+    out_dir, written = Path(out_dir), []
+
+    def save(fig, name):
+        written.append(out_dir / name)
+        fig.savefig(written[-1], dpi=120, bbox_inches="tight")
+        plt.close(fig)
+
+    for metric in ("hole_psnr", "psnr", "ssim"):
+        save(plot_metric_by_bin(results, metric, variant="composite"), f"metric_by_bin_{metric}.png")
+    groups = results["metadata"]["groups"]
+    for group in [g for g in EXAMPLE_GROUPS if g in groups] or list(dict.fromkeys([groups[0], groups[-1]])):
+        example = examples[group]
+        save(show_inpainting_grid(example["outputs"], example["masks"], example_images,
+                                  title=f"Mask group {group} (known pixels pasted back)"), f"examples_{group}.png")
+    return written
+
+
 # --------------------------------------------------------------------------- training
 def _read_history(source) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(epochs numbered from 1, {column: values}) from a CSVLogger file, a History or a dict of lists."""

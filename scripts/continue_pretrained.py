@@ -70,12 +70,12 @@ def _shown(path):
 
 def main(argv=None):
     args = parse_args(argv)
-    from course_lib import models, pipeline, runs, train
+    from course_lib import logs, pipeline, pretrained, runs, train
 
-    shipped = args.source or models.pretrained_path(args.model).parent
+    shipped = args.source or pretrained.pretrained_path(args.model).parent
     record = json.loads((shipped / "run.json").read_text())
     settings = record["settings"]
-    n_done = len(runs.read_log(shipped / "log.csv")["epoch"])
+    n_done = len(logs.read_log(shipped / "log.csv")["epoch"])
     if args.out.exists() and any(args.out.iterdir()):
         sys.exit(f"error: {args.out} is not empty; pass a new folder.")
     train_images, _, data_record = train.load_training_data(settings)
@@ -88,7 +88,7 @@ def main(argv=None):
 
     with train.dtype_policy(settings["mixed_precision"]):
         model = train.build_and_compile(settings, input_shape=train_images.shape[1:])
-    model.set_weights(models.load_pretrained(args.model, path=shipped / "weights.npz").get_weights())
+    model.set_weights(pretrained.load_pretrained(args.model, path=shipped / "weights.npz").get_weights())
     model.save(paths["best"])  # the shipped weights are their run's best.keras
 
     counter = pipeline.EpochCounter(first_epoch=n_done)

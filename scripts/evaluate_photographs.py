@@ -35,11 +35,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=STORED_DIR, help=f"output folder (default: {STORED_DIR})")
     args = parser.parse_args(argv)
 
-    from course_lib import evaluate, models
+    from course_lib import evaluate, names, pretrained
 
     try:
         images = data.sample_photographs(args.n, seed=args.seed)
-        networks = {name: (name, models.load_pretrained(name)) for name in models.MODEL_NAMES}
+        networks = {name: (name, pretrained.load_pretrained(name)) for name in names.MODEL_NAMES}
         evaluate.evaluate(
             networks, images=images, out_dir=args.out, seed=args.seed, methods=list(classical.CLASSICAL_METHODS),
             images_source="random crops of scikit-image's sample photographs, shrunk to 32 x 32 "

@@ -5,7 +5,7 @@
 
 Reads ``<run>/best.keras`` (``--checkpoint final``: ``final.keras``) and writes, into ``course_lib/data/pretrained/<model>/`` (package data,
 so every install of course_lib has it): ``weights.npz`` (float16, see
-``course_lib.models.save_pretrained``) and a copy of the run's record (``run.json``: command,
+``course_lib.pretrained.save_weights``) and a copy of the run's record (``run.json``: command,
 settings, wall time, hardware; ``log.csv``: per-epoch metrics).  It also measures what the float16
 rounding costs: the largest change of any output pixel and the PSNR between the float32 and
 float16 models' outputs on 256 test images, written to ``export.json`` in the same folder.
@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course_lib import classifier, config, data, masks, metrics, models
+from course_lib import config, data, masks, metrics, models, pretrained
 
 
 def rounding_effect(model32, model16, name, n_images=256):
@@ -42,7 +42,7 @@ def rounding_effect(model32, model16, name, n_images=256):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=(*models.MODEL_NAMES, "classifier"), required=True,
+    parser.add_argument("--model", choices=pretrained.PRETRAINED_NAMES, required=True,
                         help="an inpainting network, or the classifier of course_lib.classifier")
     parser.add_argument("--run", type=Path, required=True, help="the training run's --out folder")
     parser.add_argument("--checkpoint", choices=("best", "final"), default="best",
@@ -52,13 +52,13 @@ def main():
 
     model32 = keras.saving.load_model(args.run / f"{args.checkpoint}.keras", compile=False)
     if args.model == "classifier":
-        weights_path = classifier.save_pretrained(model32)
+        weights_path = pretrained.save_pretrained(model32, pretrained.CLASSIFIER)
         for name in ("run.json", "log.csv"):
             shutil.copy2(args.run / name, weights_path.parent / name)
         print(f"wrote {weights_path} ({weights_path.stat().st_size} bytes)")
         return
-    weights_path = models.save_pretrained(model32, args.model)
-    model16 = models.load_pretrained(args.model)
+    weights_path = pretrained.save_pretrained(model32, args.model)
+    model16 = pretrained.load_pretrained(args.model)
 
     record_dir = weights_path.parent
     for name in ("run.json", "log.csv"):

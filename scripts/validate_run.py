@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from course_lib import evaluate, masks, train
+from course_lib import evaluate, masks, reporting, train
 
 
 def main(argv=None):
@@ -39,7 +39,7 @@ def main(argv=None):
                                     eval_masks=None if args.mask_seed is None else masks.build_eval_masks(seed=args.mask_seed))
     except (ValueError, OSError, KeyError) as error:
         parser.exit(2, f"validate_run: {error}\n")
-    print(evaluate.paired_table_markdown(results))
+    print(reporting.paired_table_markdown(results))
     return 0
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import keras
 
-from course_lib import adversarial, models, recipes
+from course_lib import adversarial, models, pretrained, recipes
 from course_lib.train import resolve_settings, train
 from test_train import CountEpochs, Interrupt, csv_epochs, smooth_images
 
@@ -132,7 +132,7 @@ def test_an_adversarial_run_starts_from_the_improved_network_and_resumes(tmp_pat
     assert record["settings"]["adversarial_weight"] == recipes.ADVERSARIAL_WEIGHT
     # what the run saves is an inpainting network of the improved architecture, moved from the shipped one
     final = keras.saving.load_model(out / "final.keras", compile=False)
-    shipped = models.load_pretrained("improved")
+    shipped = pretrained.load_pretrained("improved")
     assert [w.shape for w in final.get_weights()] == [w.shape for w in shipped.get_weights()]
     moved = [np.max(np.abs(a - b)) for a, b in zip(final.get_weights(), shipped.get_weights())]
     assert 0 < max(moved) < 0.05  # fine-tuned: close to the shipped weights, not equal

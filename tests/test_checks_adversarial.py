@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from course_lib import adversarial, checks_adversarial
+from course_lib import adversarial
+from course_lib.checks import adversarial_losses
 
 
 def right_d(real, fake, weights):
@@ -15,19 +16,19 @@ def right_g(pixel_loss, fake, weights, lam):
 
 
 def test_right_answers_and_the_library_pass(capsys):
-    assert checks_adversarial.check_discriminator_loss(right_d) is True
-    assert checks_adversarial.check_generator_loss(right_g) is True
-    assert checks_adversarial.check_discriminator_loss(
+    assert adversarial_losses.check_discriminator_loss(right_d) is True
+    assert adversarial_losses.check_generator_loss(right_g) is True
+    assert adversarial_losses.check_discriminator_loss(
         lambda r, f, w: float(adversarial.discriminator_loss(r, f, weights=w))) is True
-    assert checks_adversarial.check_generator_loss(
+    assert adversarial_losses.check_generator_loss(
         lambda p, f, w, lam: float(adversarial.joint_generator_loss(
             p, adversarial.generator_adversarial_loss(f, weights=w), lam))) is True
     assert capsys.readouterr().out.count("✓") == 4
 
 
 def test_a_blank_is_not_attempted():
-    assert checks_adversarial.check_discriminator_loss(lambda r, f, w: None) is None
-    assert checks_adversarial.check_generator_loss(lambda p, f, w, lam: None) is None
+    assert adversarial_losses.check_discriminator_loss(lambda r, f, w: None) is None
+    assert adversarial_losses.check_generator_loss(lambda p, f, w, lam: None) is None
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -37,7 +38,7 @@ def test_a_blank_is_not_attempted():
     (lambda r, f, w: (np.sum(np.maximum(0, 1 - r) * w) + np.sum(np.maximum(0, 1 + f) * w)) / w.size, "sum(weights)"),
 ])
 def test_discriminator_mistakes_are_named(wrong, hint, capsys):
-    assert checks_adversarial.check_discriminator_loss(wrong) is False
+    assert adversarial_losses.check_discriminator_loss(wrong) is False
     assert hint in capsys.readouterr().out
 
 
@@ -48,5 +49,5 @@ def test_discriminator_mistakes_are_named(wrong, hint, capsys):
     (lambda p, f, w, lam: p + np.sum(-f * w) / w.sum(), "by lam"),
 ])
 def test_generator_mistakes_are_named(wrong, hint, capsys):
-    assert checks_adversarial.check_generator_loss(wrong) is False
+    assert adversarial_losses.check_generator_loss(wrong) is False
     assert hint in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Tests of course_lib.checks_layer: the check of notebook 04's MyPConv2D layer.
+"""Tests of course_lib.checks.partial_convolution's layer check: the check of notebook 04's MyPConv2D layer.
 
 ``pconv_reference`` is compared with ``layers.PConv2D`` (float64) and with values computed by hand.
 Two student layers written independently of each other and of ``layers.PConv2D`` must pass; each
@@ -14,8 +14,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from keras import ops  # noqa: E402
 
-from course_lib import checks, layers  # noqa: E402
-from course_lib.checks_layer import check_pconv_layer, pconv_reference, set_kernel_and_bias  # noqa: E402
+from course_lib import layers  # noqa: E402
+from course_lib.checks.feedback import CORRECT, NOT_ATTEMPTED  # noqa: E402
+from course_lib.checks.partial_convolution import check_pconv_layer, set_kernel_and_bias  # noqa: E402
+from course_lib.checks.pconv_reference import pconv_reference  # noqa: E402
 
 
 # --- pconv_reference ----------------------------------------------------------------------
@@ -198,7 +200,7 @@ class DepthwiseCount(keras.layers.Layer):
 @pytest.mark.parametrize("layer_class", [ConvCount, DepthwiseCount])
 def test_correct_layers_pass(layer_class, capsys):
     assert check_pconv_layer(layer_class) is True
-    assert capsys.readouterr().out.strip() == checks.CORRECT
+    assert capsys.readouterr().out.strip() == CORRECT
 
 
 def test_the_library_layer_is_switched_back_on_after_the_check(capsys):
@@ -249,7 +251,7 @@ class ReturnsNothing(ConvCount):
 @pytest.mark.parametrize("layer_class", [None, Unattempted, ReturnsNothing])
 def test_not_attempted(layer_class, capsys):
     assert check_pconv_layer(layer_class) is None
-    assert capsys.readouterr().out.strip() == checks.NOT_ATTEMPTED
+    assert capsys.readouterr().out.strip() == NOT_ATTEMPTED
 
 
 class TwoArguments(ConvCount):
@@ -539,7 +541,7 @@ class EagerOnly(ConvCount):
 
 
 def test_model_problem_says_why_a_correct_layer_would_fail_in_a_model(capsys):
-    from course_lib.checks_layer import model_problem
+    from course_lib.checks.partial_convolution import model_problem
 
     assert check_pconv_layer(EagerOnly) is True                   # right on arrays: the exercise is solved
     assert "no .numpy()" in model_problem(EagerOnly)

@@ -1,4 +1,4 @@
-"""Tests of course_lib.checks_networks: the checks of the student's vanilla U-Net and PConv U-Net.
+"""Tests of the network checks of course_lib.checks: the student's vanilla U-Net (notebook 05) and PConv U-Net (06).
 
 Each check must pass two correct networks written differently from each other and from
 course_lib.models (loops vs. unrolled code, Conv2D activations vs. separate activation layers,
@@ -13,8 +13,9 @@ import keras
 from keras import layers as kl
 from keras import ops
 
-from course_lib import checks_networks, layers, models
-from course_lib.checks import CORRECT, NOT_ATTEMPTED
+from course_lib import layers, models
+from course_lib.checks import networks, pconv_unet, vanilla_unet
+from course_lib.checks.feedback import CORRECT, NOT_ATTEMPTED
 
 
 def _line(capsys):
@@ -73,7 +74,7 @@ def vanilla_unrolled(input_shape=(32, 32, 3)):
 
 @pytest.mark.parametrize("build", [vanilla_loops, vanilla_unrolled])
 def test_vanilla_unet_accepts_two_different_correct_networks(build, capsys):
-    assert checks_networks.check_vanilla_unet(build) is True
+    assert vanilla_unet.check_vanilla_unet(build) is True
     assert _line(capsys) == CORRECT
 
 
@@ -94,33 +95,33 @@ def test_vanilla_unet_names_each_mistake(mistake, hint, capsys):
     def build(input_shape=(32, 32, 3)):
         return vanilla_loops(input_shape, **mistake)
 
-    assert checks_networks.check_vanilla_unet(build) is False
+    assert vanilla_unet.check_vanilla_unet(build) is False
     line = _line(capsys)
     assert line.startswith("✗") and hint in line
 
 
 def test_vanilla_unet_a_network_calling_the_library_is_refused(capsys):
     code = models.build_vanilla_unet.__code__
-    assert checks_networks.check_vanilla_unet(lambda input_shape=(32, 32, 3): models.build_vanilla_unet(input_shape)) \
+    assert vanilla_unet.check_vanilla_unet(lambda input_shape=(32, 32, 3): models.build_vanilla_unet(input_shape)) \
         is False
     assert "calls course_lib's models.build_vanilla_unet" in _line(capsys)
-    assert checks_networks.check_vanilla_unet(lambda input_shape=(32, 32, 3): models.build_model("vanilla")) is False
+    assert vanilla_unet.check_vanilla_unet(lambda input_shape=(32, 32, 3): models.build_model("vanilla")) is False
     assert "calls course_lib's models.build_model" in _line(capsys)
     assert models.build_vanilla_unet.__code__ is code  # switched back on afterwards
 
 
 def test_vanilla_unet_not_attempted_raising_and_not_a_function(capsys):
-    assert checks_networks.check_vanilla_unet(lambda input_shape=(32, 32, 3): None) is None
+    assert vanilla_unet.check_vanilla_unet(lambda input_shape=(32, 32, 3): None) is None
     assert _line(capsys) == NOT_ATTEMPTED
-    assert checks_networks.check_vanilla_unet(None) is None
+    assert vanilla_unet.check_vanilla_unet(None) is None
     assert _line(capsys) == NOT_ATTEMPTED
 
     def broken(input_shape=(32, 32, 3)):
         raise TypeError("unsupported operand")
 
-    assert checks_networks.check_vanilla_unet(broken) is False
+    assert vanilla_unet.check_vanilla_unet(broken) is False
     assert "raised TypeError: unsupported operand" in _line(capsys)
-    assert checks_networks.check_vanilla_unet(vanilla_loops()) is False
+    assert vanilla_unet.check_vanilla_unet(vanilla_loops()) is False
     assert "pass the function itself" in _line(capsys)
 
 
@@ -128,11 +129,11 @@ def test_vanilla_variants_rewire_the_library_network():
     """The wrong variants the check compares with start from the library network's exact computation."""
     library = models.build_vanilla_unet()
     images = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
-    weighted = checks_networks._weighted_layers(library)
-    right = checks_networks._vanilla_forward(weighted, images)
-    assert checks_networks._max_difference(right, library(images)) < 1e-6
-    swapped = checks_networks._vanilla_forward(weighted, images, swap=True)
-    assert checks_networks._max_difference(swapped, right) > 1e-4
+    weighted = networks.weighted_layers(library)
+    right = vanilla_unet._vanilla_forward(weighted, images)
+    assert networks.max_difference(right, library(images)) < 1e-6
+    swapped = vanilla_unet._vanilla_forward(weighted, images, swap=True)
+    assert networks.max_difference(swapped, right) > 1e-4
 
 
 # --- notebook 06: the PConv U-Net ---------------------------------------------------------------
@@ -214,7 +215,7 @@ def pconv_helpers(pconv_layer, input_shape=(32, 32, 3)):
 
 @pytest.mark.parametrize("build", [pconv_loops, pconv_helpers])
 def test_pconv_unet_accepts_two_different_correct_networks(build, capsys):
-    assert checks_networks.check_pconv_unet(build) is True
+    assert pconv_unet.check_pconv_unet(build) is True
     assert _line(capsys) == CORRECT
 
 
@@ -235,7 +236,7 @@ def test_pconv_unet_names_each_mistake(mistake, hint, capsys):
     def build(pconv_layer, input_shape=(32, 32, 3)):
         return pconv_loops(pconv_layer, input_shape, **mistake)
 
-    assert checks_networks.check_pconv_unet(build) is False
+    assert pconv_unet.check_pconv_unet(build) is False
     line = _line(capsys)
     assert line.startswith("✗") and hint in line
 
@@ -244,7 +245,7 @@ def test_pconv_unet_must_use_the_class_it_is_given(capsys):
     def ignores_the_class(pconv_layer, input_shape=(32, 32, 3)):
         return pconv_loops(layers.PConv2D, input_shape)
 
-    assert checks_networks.check_pconv_unet(ignores_the_class) is False
+    assert pconv_unet.check_pconv_unet(ignores_the_class) is False
     assert "use the pconv_layer you were given" in _line(capsys)
 
 
@@ -253,7 +254,7 @@ def test_pconv_unet_a_network_calling_the_library_is_refused(capsys):
         return models.build_pconv_unet(input_shape, pconv_layer=pconv_layer)
 
     code = models.build_pconv_unet.__code__
-    assert checks_networks.check_pconv_unet(delegates) is False
+    assert pconv_unet.check_pconv_unet(delegates) is False
     assert "calls course_lib's models.build_pconv_unet" in _line(capsys)
     assert models.build_pconv_unet.__code__ is code
 
@@ -264,27 +265,27 @@ def test_pconv_unet_needs_the_mask_as_second_input(capsys):
         image = keras.Input(input_shape)
         return keras.Model(image, full([image, ops.ones_like(image[..., :1])]))
 
-    assert checks_networks.check_pconv_unet(image_only) is False
+    assert pconv_unet.check_pconv_unet(image_only) is False
     assert "your model has 1 input, the source's two inputs, [masked image, mask]" in _line(capsys)
 
 
 def test_pconv_unet_not_attempted_and_raising(capsys):
-    assert checks_networks.check_pconv_unet(lambda pconv_layer, input_shape=(32, 32, 3): None) is None
+    assert pconv_unet.check_pconv_unet(lambda pconv_layer, input_shape=(32, 32, 3): None) is None
     assert _line(capsys) == NOT_ATTEMPTED
 
     def broken(pconv_layer, input_shape=(32, 32, 3)):
         return pconv_layer(32, 3)(keras.Input(input_shape))  # called on one tensor, not [x, m]
 
-    assert checks_networks.check_pconv_unet(broken) is False
+    assert pconv_unet.check_pconv_unet(broken) is False
     line = _line(capsys)
     assert "raised ValueError" in line and "x, m = pconv(...)([x, m])" in line
 
 
 def test_pconv_variants_rewire_the_library_network():
     library = models.build_pconv_unet()
-    images, masks = checks_networks._holed_inputs(seed=1)
-    weighted = checks_networks._weighted_layers(library)
-    right = checks_networks._pconv_forward(weighted, images, masks)
-    assert checks_networks._max_difference(right, library([images, masks])) < 1e-6
-    reused = checks_networks._pconv_forward(weighted, images, masks, reuse_block_mask=True)
-    assert checks_networks._max_difference(reused, right) > 1e-4
+    images, masks = pconv_unet._holed_inputs(seed=1)
+    weighted = networks.weighted_layers(library)
+    right = pconv_unet._pconv_forward(weighted, images, masks)
+    assert networks.max_difference(right, library([images, masks])) < 1e-6
+    reused = pconv_unet._pconv_forward(weighted, images, masks, reuse_block_mask=True)
+    assert networks.max_difference(reused, right) > 1e-4

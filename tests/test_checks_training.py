@@ -1,8 +1,8 @@
-"""Tests of course_lib.checks_training: each check passes correct solutions written in different ways and
+"""Tests of the training checks of course_lib.checks: each check passes correct solutions written in different ways and
 names the mistake of each common wrong one.
 
 The solutions below are written here as a student would, independently of the references in
-checks_training.py and of course_lib.step / course_lib.losses.
+course_lib.checks.training and of course_lib.step / course_lib.losses.
 """
 
 import keras
@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from course_lib import checks_training as ct
+from course_lib.checks import pconv_unet, training, vanilla_unet
 from course_lib import losses, step
 
 
@@ -67,7 +67,7 @@ def compiled_step(model, optimizer, loss_fn, inputs, targets):
 @pytest.mark.parametrize("student", [make_step(), manual_norm_step, compiled_step],
                          ids=["tape+clip_by_global_norm", "manual-norm-with-ops", "tf.function"])
 def test_check_train_step_accepts_correct_steps(student, capsys):
-    assert ct.check_train_step(student) is True
+    assert vanilla_unet.check_train_step(student) is True
     assert said(capsys) == "✓ correct\n"
 
 
@@ -82,7 +82,7 @@ def test_check_train_step_accepts_correct_steps(student, capsys):
     (make_step(reduce=lambda per_image: per_image), "return one number, the batch's mean loss"),
 ])
 def test_check_train_step_names_each_mistake(student, hint, capsys):
-    assert ct.check_train_step(student) is False
+    assert vanilla_unet.check_train_step(student) is False
     out = said(capsys)
     assert out.startswith("✗ ") and hint in out and out.count("\n") == 1
 
@@ -96,7 +96,7 @@ def test_check_train_step_loss_outside_the_tape(capsys):
         optimizer.apply(gradients, model.trainable_variables)
         return loss
 
-    assert ct.check_train_step(outside) is False
+    assert vanilla_unet.check_train_step(outside) is False
     assert "inside `with tf.GradientTape() as tape:`" in said(capsys)
 
 
@@ -106,41 +106,41 @@ def test_check_train_step_needs_tuples_to_reach_the_model_unchanged(capsys):
     def stacks_inputs(model, optimizer, loss_fn, inputs, targets):
         return base(model, optimizer, loss_fn, tf.convert_to_tensor(inputs), targets)
 
-    assert ct.check_train_step(stacks_inputs) is False
+    assert vanilla_unet.check_train_step(stacks_inputs) is False
     out = said(capsys)
     assert "with a two-input model" in out and "pass `inputs` to the model unchanged" in out
 
 
 def test_check_train_step_not_attempted_raising_and_not_a_function(capsys):
-    assert ct.check_train_step(None) is None
+    assert vanilla_unet.check_train_step(None) is None
     assert "not attempted" in said(capsys)
-    assert ct.check_train_step(lambda model, optimizer, loss_fn, inputs, targets: None) is None
+    assert vanilla_unet.check_train_step(lambda model, optimizer, loss_fn, inputs, targets: None) is None
     assert "not attempted" in said(capsys)
 
     def broken(model, optimizer, loss_fn, inputs, targets):
         raise ZeroDivisionError("oops")
 
-    assert ct.check_train_step(broken) is False
+    assert vanilla_unet.check_train_step(broken) is False
     assert "raised ZeroDivisionError: oops" in said(capsys)
-    assert ct.check_train_step(3.0) is False
+    assert vanilla_unet.check_train_step(3.0) is False
     assert "pass the function itself" in said(capsys)
 
 
 def test_check_train_step_switches_the_library_step_off(capsys):
     code = step.train_step.__code__
-    assert ct.check_train_step(lambda *args: step.train_step(*args)) is False
+    assert vanilla_unet.check_train_step(lambda *args: step.train_step(*args)) is False
     assert "calls course_lib's step.train_step" in said(capsys)
-    assert ct.check_train_step(step.train_step) is False
+    assert vanilla_unet.check_train_step(step.train_step) is False
     assert "calls course_lib's step.train_step" in said(capsys)
-    assert ct.check_train_step(tf.function(lambda *args: step.train_step(*args))) is False
+    assert vanilla_unet.check_train_step(tf.function(lambda *args: step.train_step(*args))) is False
     assert "calls course_lib's step.train_step" in said(capsys)
     assert step.train_step.__code__ is code
 
 
 def test_the_checks_model_and_loss_make_clipping_matter():
-    model = ct._tiny_model(seed=20)
-    inputs, _, targets = ct._batch(22)
-    _, _, gradients = ct._loss_and_gradients(model, inputs, targets)
+    model = training.tiny_model(seed=20)
+    inputs, _, targets = training.tiny_batch(22)
+    _, _, gradients = training._loss_and_gradients(model, inputs, targets)
     assert np.sqrt(sum(np.sum(g ** 2) for g in gradients)) > 10.0
     assert min(np.sqrt(np.sum(g ** 2)) for g in gradients) > 1.0      # clipping each tensor changes each one
     assert max(np.max(np.abs(g)) for g in gradients) > 1.0          # clipping by value changes something
@@ -189,7 +189,7 @@ def metric_loop(model, optimizer, loss_fn, dataset, epochs, step):
 
 @pytest.mark.parametrize("student", [make_loop(), metric_loop], ids=["list+np.mean", "keras-metric"])
 def test_check_train_epochs_accepts_correct_loops(student, capsys):
-    assert ct.check_train_epochs(student) is True
+    assert vanilla_unet.check_train_epochs(student) is True
     assert said(capsys) == "✓ correct\n"
 
 
@@ -204,35 +204,36 @@ def test_check_train_epochs_accepts_correct_loops(student, capsys):
     (make_loop(epochs_run=2), "step was called 4 times"),  # right for the 2-epoch case, wrong for 1 epoch
 ])
 def test_check_train_epochs_names_each_mistake(student, hint, capsys):
-    assert ct.check_train_epochs(student) is False
+    assert vanilla_unet.check_train_epochs(student) is False
     out = said(capsys)
     assert out.startswith("✗ ") and hint in out and out.count("\n") == 1
 
 
 def test_check_train_epochs_not_attempted_raising_and_library(capsys):
-    assert ct.check_train_epochs(None) is None
+    assert vanilla_unet.check_train_epochs(None) is None
     assert "not attempted" in said(capsys)
-    assert ct.check_train_epochs(lambda model, optimizer, loss_fn, dataset, epochs, step: None) is None
+    assert vanilla_unet.check_train_epochs(lambda model, optimizer, loss_fn, dataset, epochs, step: None) is None
     assert "not attempted" in said(capsys)
-    assert ct.check_train_epochs(lambda model, optimizer, loss_fn, dataset, epochs, step: []) is None  # skeleton
+    # the skeleton: nothing run, an empty list returned
+    assert vanilla_unet.check_train_epochs(lambda model, optimizer, loss_fn, dataset, epochs, step: []) is None
     assert "not attempted" in said(capsys)
 
     def broken(model, optimizer, loss_fn, dataset, epochs, step):
         for inputs, targets in dataset:
             step(model, optimizer, loss_fn, targets, inputs)  # arguments swapped: the loss cannot split targets
 
-    assert ct.check_train_epochs(broken) is False
+    assert vanilla_unet.check_train_epochs(broken) is False
     assert "your function raised" in said(capsys)
 
     code = step.train_epochs.__code__
-    assert ct.check_train_epochs(lambda *args, step: step_module_loop(*args, step=step)) is False
+    assert vanilla_unet.check_train_epochs(lambda *args, step: step_module_loop(*args, step=step)) is False
     assert "calls course_lib's step.train_epochs" in said(capsys)
 
     def calls_library_step(model, optimizer, loss_fn, dataset, epochs, step):
         return [float(np.mean([module_step(model, optimizer, loss_fn, x, y) for x, y in dataset]))
                 for _ in range(epochs)]
 
-    assert ct.check_train_epochs(calls_library_step) is False
+    assert vanilla_unet.check_train_epochs(calls_library_step) is False
     assert "use the step you were given (the `step` argument), not course_lib's step.train_step" in said(capsys)
     assert step.train_epochs.__code__ is code
 
@@ -302,7 +303,7 @@ def conv_liu_loss(y_true, y_pred):
 
 @pytest.mark.parametrize("student", [make_liu(), conv_liu_loss], ids=["slicing+where", "max-pool+conv"])
 def test_check_liu_loss_accepts_correct_losses(student, capsys):
-    assert ct.check_liu_loss(student) is True
+    assert pconv_unet.check_liu_loss(student) is True
     assert said(capsys) == "✓ correct\n"
 
 
@@ -321,7 +322,7 @@ def test_check_liu_loss_accepts_correct_losses(student, capsys):
     (lambda y_true, y_pred: ops.mean(make_liu()(y_true, y_pred)), "return one loss per image, shape (N,)"),
 ])
 def test_check_liu_loss_names_each_mistake(student, hint, capsys):
-    assert ct.check_liu_loss(student) is False
+    assert pconv_unet.check_liu_loss(student) is False
     out = said(capsys)
     assert out.startswith("✗ ") and hint in out and out.count("\n") == 1
 
@@ -332,20 +333,20 @@ def test_check_liu_loss_wants_keras_ops_that_run_in_a_graph(capsys):
     def with_numpy(y_true, y_pred):
         return np.asarray(right(y_true, y_pred)) + 0.0 * np.asarray(y_true).sum()
 
-    assert ct.check_liu_loss(with_numpy) is False
+    assert pconv_unet.check_liu_loss(with_numpy) is False
     assert "inside a tf.function, as model.fit runs it" in said(capsys)
 
 
 def test_check_liu_loss_not_attempted_raising_and_library(capsys):
-    assert ct.check_liu_loss(None) is None
+    assert pconv_unet.check_liu_loss(None) is None
     assert "not attempted" in said(capsys)
-    assert ct.check_liu_loss(lambda y_true, y_pred: None) is None
+    assert pconv_unet.check_liu_loss(lambda y_true, y_pred: None) is None
     assert "not attempted" in said(capsys)
-    assert ct.check_liu_loss(lambda y_true, y_pred: y_true[..., 3] + y_pred) is False
+    assert pconv_unet.check_liu_loss(lambda y_true, y_pred: y_true[..., 3] + y_pred) is False
     assert "raised" in said(capsys)
 
     codes = [f.__code__ for f in (losses.liu_loss, losses.liu_terms, losses.total_variation_in_region)]
-    assert ct.check_liu_loss(losses.liu_loss) is False
+    assert pconv_unet.check_liu_loss(losses.liu_loss) is False
     assert "calls course_lib's losses.liu_loss" in said(capsys)
 
     def with_library_tv(y_true, y_pred):
@@ -354,7 +355,7 @@ def test_check_liu_loss_not_attempted_raising_and_library(capsys):
         composite = mask * image + (1.0 - mask) * y_pred
         return pixel + 0.1 * losses.total_variation_in_region(composite, losses.dilate_holes(mask))
 
-    assert ct.check_liu_loss(with_library_tv) is False
+    assert pconv_unet.check_liu_loss(with_library_tv) is False
     assert "calls course_lib's losses.total_variation_in_region" in said(capsys)
     assert [f.__code__ for f in (losses.liu_loss, losses.liu_terms, losses.total_variation_in_region)] == codes
 
@@ -368,5 +369,5 @@ def test_the_liu_reference_agrees_with_hand_computed_values():
     # valid: 3 pixels x 3 channels x 1 = 9; hole: 3; TV of the composite over the dilated hole (all 4 pixels):
     # the pairs touching the top-left pixel differ by 1 in 3 channels: 2 pairs x 3 = 6.  Size H·W·C = 12.
     expected = (9.0 + 6.0 * 3.0 + 0.1 * 6.0) / 12.0
-    assert ct._liu_reference(y_true, y_pred) == pytest.approx([expected])
-    assert ct._liu_variant(y_true, y_pred) == pytest.approx([expected])
+    assert training.liu_reference(y_true, y_pred) == pytest.approx([expected])
+    assert training._liu_variant(y_true, y_pred) == pytest.approx([expected])

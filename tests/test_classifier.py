@@ -55,22 +55,25 @@ def test_a_tiny_run_resumes_and_records_its_test_accuracy(tmp_path):
         classifier.train_classifier(out, epochs=3, batch_size=16, images=other, verbose=0)
 
 
-def test_weights_round_trip_through_float16(tmp_path):
-    model = classifier.build_classifier()
-    path = classifier.save_pretrained(model, tmp_path / "w.npz")
-    loaded = classifier.load_pretrained(path)
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
-    with pytest.raises(FileNotFoundError, match="train-classifier"):
-        classifier.load_pretrained(tmp_path / "missing.npz")
+@pytest.mark.parametrize("setting, value, message", [
+    ("epochs", 0, "epochs must be a positive int, got 0; e.g. epochs=25"),
+    ("batch_size", 16.0, "batch_size must be a positive int, got 16.0; e.g. batch_size=128"),
+    ("n_train", True, "n_train must be a positive int, got True"),
+    ("seed", -1, "seed must be a non-negative int, got -1; e.g. seed=0"),
+])
+def test_bad_settings_are_refused_before_any_work(tmp_path, setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        classifier.train_classifier(tmp_path / "run", images=_fake_data(), verbose=0, **{setting: value})
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_shipped_classifier_reaches_85_percent_on_the_test_split():
-    from course_lib import data
+    from course_lib import data, pretrained
 
-    record = json.loads((classifier.PRETRAINED_PATH.parent / "run.json").read_text())
+    record = pretrained.pretrained_record(pretrained.CLASSIFIER)
     _, (images, labels) = data.load_cifar10()
-    measured = classifier.accuracy(classifier.load_pretrained(), data.images_to_float(images), labels)
+    measured = classifier.accuracy(pretrained.load_pretrained(pretrained.CLASSIFIER), data.images_to_float(images),
+                                   labels)
     assert measured >= 0.85
     assert measured == pytest.approx(record["test_accuracy"], abs=0.003)  # float16 weights: the same answers
     assert record["settings"]["n_train"] == 45_000

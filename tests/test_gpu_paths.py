@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import keras
 
-from course_lib import losses, masks, models, runs, train
+from course_lib import losses, masks, models, names, runs, train
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.random((4, 32, 32, 3)).astype(np.float32)
@@ -15,7 +15,7 @@ MASKS = masks.mixed_masks(4, seed=0)
 TARGETS = np.concatenate([IMAGES, MASKS], axis=-1)
 
 # Every network with the course's loss, and the other losses on the smallest network.
-CASES = [(name, "liu") for name in models.MODEL_NAMES] + [("pconv", "l1"), ("pconv", "ssim")]
+CASES = [(name, "liu") for name in names.MODEL_NAMES] + [("pconv", "l1"), ("pconv", "ssim")]
 
 
 def compiled(name, loss, *, jit_compile):

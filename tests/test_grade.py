@@ -1,6 +1,7 @@
 """`python -m course_lib grade`: the checks record their verdicts, and the grader runs a class's notebooks.
 
-The class is six tiny notebooks written here, each calling three fast NumPy checks of course_lib.checks, so that
+The class is six tiny notebooks written here, each calling three fast NumPy checks of course_lib.checks (from modules
+that do not import TensorFlow, which would take longer than a cell's time limit here), so that
 a whole grading run takes about half a minute: solved, blank, wrong, one that raises, one that kills its kernel,
 and one that never ends.
 """
@@ -16,12 +17,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib import checks, grade
+from course_lib import grade
+from course_lib.checks import feedback, pconv_unet
 from course_lib.__main__ import main
 
 # ----------------------------------------------------------------------------- the verdicts the checks record
 
-CHECK_MODULES = ["checks", "checks_layer", "checks_networks", "checks_training"]
+CHECK_MODULES = ["setup_and_data", "classical_inpainting", "copying", "measuring", "partial_convolution",
+                 "vanilla_unet", "pconv_unet", "comparison", "better_losses", "adversarial_losses", "beyond_cifar"]
 
 
 def _public_checks(module):
@@ -31,18 +34,18 @@ def _public_checks(module):
 
 def _recorded(call):
     """The verdicts that ``call()`` records, with its printing swallowed."""
-    start = len(checks.VERDICTS)
+    start = len(feedback.VERDICTS)
     with contextlib.redirect_stdout(io.StringIO()):
         call()
-    return checks.VERDICTS[start:]
+    return feedback.VERDICTS[start:]
 
 
 @pytest.mark.parametrize("module_name", CHECK_MODULES)
 def test_every_check_records_one_verdict_under_its_own_name(module_name):
     """Each public check reports through the one hook: one record per call, named after the check."""
-    module = importlib.import_module(f"course_lib.{module_name}")
+    module = importlib.import_module(f"course_lib.checks.{module_name}")
     found = _public_checks(module)
-    assert found, f"no check_* function in course_lib.{module_name}"
+    assert found, f"no check_* function in course_lib.checks.{module_name}"
 
     def raises(*args, **kwargs):
         raise ZeroDivisionError("the student's bug")
@@ -70,7 +73,7 @@ def test_verdicts_are_appended_to_the_file_named_by_course_verdicts(tmp_path, mo
     calls = [lambda h: (h + 1) // 2, lambda h: h, lambda h: None, lambda h: 1 / 0, 42]
     recorded = []
     for student_fn in calls:
-        recorded += _recorded(lambda: checks.check_layers_to_close(student_fn))
+        recorded += _recorded(lambda: pconv_unet.check_layers_to_close(student_fn))
     with contextlib.redirect_stdout(io.StringIO()):
         print("✓ correct")  # printed text is not a verdict
     expected = [{"check": "check_layers_to_close", "verdict": v}
@@ -84,16 +87,18 @@ def test_verdicts_are_appended_to_the_file_named_by_course_verdicts(tmp_path, mo
 
 SOLVED = {
     "hole_ratio": "return (np.asarray(masks) == 0).reshape(len(masks), -1).mean(axis=1)",
-    "mask_update": "return float(np.sum(window) > 0)",
-    "layers_to_close": "return (height + 1) // 2",
+    "win_rate": "keep = np.isfinite(a) & np.isfinite(b)\n"
+                "    return np.mean((a[keep] > b[keep]) + 0.5 * (a[keep] == b[keep]))",
+    "block_mean": "h, w, c = image.shape\n    return image.reshape(h // k, k, w // k, k, c).mean(axis=(1, 3))",
 }
 WRONG = {
     "hole_ratio": "return (np.asarray(masks) != 0).reshape(len(masks), -1).mean(axis=1)",
-    "mask_update": "return float(np.all(np.asarray(window) > 0))",
-    "layers_to_close": "return height",
+    "win_rate": "return np.mean(a > b)",
+    "block_mean": "return image[::k, ::k]",
 }
 BLANK = dict.fromkeys(SOLVED, "return None")
-ARGUMENTS = {"hole_ratio": "masks", "mask_update": "window", "layers_to_close": "height"}
+ARGUMENTS = {"hole_ratio": "masks", "win_rate": "a, b", "block_mean": "image, k"}
+MODULES = {"hole_ratio": "setup_and_data", "win_rate": "comparison", "block_mean": "beyond_cifar"}
 
 
 def _write_notebook(path, bodies, *, before=None, check_calls=None):
@@ -102,11 +107,12 @@ def _write_notebook(path, bodies, *, before=None, check_calls=None):
     ``before``: code cells to insert before an exercise's cells; ``check_calls``: other calls of a check.
     """
     before, check_calls = before or {}, check_calls or {}
-    cells = [new_markdown_cell("# Exercises"), new_code_cell("import numpy as np\nfrom course_lib import checks")]
+    cells = [new_markdown_cell("# Exercises"), new_code_cell("import numpy as np")]
     for name, body in bodies.items():
         cells += [new_code_cell(code) for code in before.get(name, [])]
         cells.append(new_code_cell(f"def {name}({ARGUMENTS[name]}):\n    {body}"))
-        cells.append(new_code_cell(check_calls.get(name, f"checks.check_{name}({name});")))
+        call = check_calls.get(name, f"checks.check_{name}({name});")
+        cells.append(new_code_cell(f"from course_lib.checks import {MODULES[name]} as checks\n{call}"))
     notebook = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                   "language": "python"}})
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,15 +123,15 @@ def _class(folder):
     _write_notebook(folder / "alice.ipynb", SOLVED)
     _write_notebook(folder / "bob.ipynb", BLANK)
     # kills its kernel after the first exercise
-    _write_notebook(folder / "carol.ipynb", SOLVED, before={"mask_update": ["import os\nos._exit(1)"]})
+    _write_notebook(folder / "carol.ipynb", SOLVED, before={"win_rate": ["import os\nos._exit(1)"]})
     # raises inside the check, then a typo makes the check's cell raise; the last exercise still runs
     _write_notebook(folder / "dave.ipynb", {**SOLVED, "hole_ratio": "return 1 / 0"},
-                    check_calls={"mask_update": "checks.check_mask_update(mask_updte)"})
+                    check_calls={"win_rate": "checks.check_win_rate(win_rte)"})
     # loops inside a check (interrupted at the cell limit), then loops ignoring interrupts (killed at the notebook's)
-    _write_notebook(folder / "eve.ipynb", {**SOLVED, "mask_update": "while True:\n        pass"},
-                    before={"layers_to_close": ["import time\nwhile True:\n    try:\n        time.sleep(1)\n"
-                                                "    except KeyboardInterrupt:\n        pass"]})
-    _write_notebook(folder / "fiona.ipynb", WRONG, before={"mask_update": ['print("✓ correct")']})
+    _write_notebook(folder / "eve.ipynb", {**SOLVED, "win_rate": "while True:\n        pass"},
+                    before={"block_mean": ["import time\nwhile True:\n    try:\n        time.sleep(1)\n"
+                                           "    except KeyboardInterrupt:\n        pass"]})
+    _write_notebook(folder / "fiona.ipynb", WRONG, before={"win_rate": ['print("✓ correct")']})
     (folder / "notes.txt").write_text("not a submission")
 
 
@@ -141,7 +147,7 @@ def test_grading_a_class(tmp_path, capsys):
     with open(out, newline="") as file:
         rows = list(csv.reader(file))
     assert rows == [
-        ["student", "check_hole_ratio", "check_mask_update", "check_layers_to_close", "run"],
+        ["student", "check_hole_ratio", "check_win_rate", "check_block_mean", "run"],
         ["alice", "correct", "correct", "correct", "finished"],
         ["bob", "not attempted", "not attempted", "not attempted", "finished"],
         ["carol", "correct", "error", "error", "the kernel died"],
@@ -150,9 +156,9 @@ def test_grading_a_class(tmp_path, capsys):
         ["fiona", "wrong", "wrong", "wrong", "finished"],
     ]
     summary_lines = [
-        "check_hole_ratio       3 of 6 correct (1 wrong, 1 not attempted, 1 error)",
-        "check_mask_update      1 of 6 correct (1 wrong, 1 not attempted, 3 error)",
-        "check_layers_to_close  2 of 6 correct (1 wrong, 1 not attempted, 2 error)",
+        "check_hole_ratio  3 of 6 correct (1 wrong, 1 not attempted, 1 error)",
+        "check_win_rate    1 of 6 correct (1 wrong, 1 not attempted, 3 error)",
+        "check_block_mean  2 of 6 correct (1 wrong, 1 not attempted, 2 error)",
     ]
     lines = printed.splitlines()
     start = lines.index(summary_lines[0])
@@ -163,8 +169,8 @@ def test_grading_a_class(tmp_path, capsys):
         assert list(csv.reader(file)) == [
             ["exercise", "correct", "wrong", "not attempted", "error"],
             ["check_hole_ratio", "3", "1", "1", "1"],
-            ["check_mask_update", "1", "1", "1", "3"],
-            ["check_layers_to_close", "2", "1", "1", "2"],
+            ["check_win_rate", "1", "1", "1", "3"],
+            ["check_block_mean", "2", "1", "1", "2"],
         ]
     alice = nbformat.read(executed / "alice" / "alice.ipynb", as_version=4)
     assert "✓ correct" in "".join(o.get("text", "") for c in alice.cells if c.cell_type == "code" for o in c.outputs)
@@ -176,20 +182,22 @@ def test_a_folder_per_student_shares_one_output_folder_in_the_ci_profile(tmp_pat
     monkeypatch.setenv("COURSE_PROFILE", "cpu")
     first = {"hole_ratio": SOLVED["hole_ratio"]}
     write = 'import os, pathlib\npathlib.Path(os.environ["COURSE_OUTPUT_DIR"], "from_01").write_text("x")'
-    second = {"layers_to_close": 'import os, pathlib\n    ok = pathlib.Path(os.environ["COURSE_OUTPUT_DIR"], '
-                                 '"from_01").exists() and os.environ["COURSE_PROFILE"] == "ci"\n'
-                                 '    return (height + 1) // 2 if ok else height'}
+    second = {"block_mean": 'import os, pathlib\n    ok = pathlib.Path(os.environ["COURSE_OUTPUT_DIR"], '
+                            '"from_01").exists() and os.environ["COURSE_PROFILE"] == "ci"\n'
+                            '    h, w, c = image.shape\n'
+                            '    return image.reshape(h // k, k, w // k, k, c).mean(axis=(1, 3)) if ok else '
+                            'image[::k, ::k]'}
     _write_notebook(tmp_path / "subs" / "gina" / "01_masks.ipynb", first, before={"hole_ratio": [write]})
     _write_notebook(tmp_path / "subs" / "gina" / "02_layers.ipynb", second)
     _write_notebook(tmp_path / "subs" / "hugo" / "02_layers.ipynb", second)
     (tmp_path / "subs" / ".ipynb_checkpoints").mkdir()
     said = []
     grades = grade.grade(tmp_path / "subs", tmp_path / "grades.csv", timeout=60, cell_timeout=30, say=said.append)
-    assert grades.exercises == ["01_masks: check_hole_ratio", "02_layers: check_layers_to_close"]
+    assert grades.exercises == ["01_masks: check_hole_ratio", "02_layers: check_block_mean"]
     assert grades.rows == {
-        "gina": {"01_masks: check_hole_ratio": "correct", "02_layers: check_layers_to_close": "correct",
+        "gina": {"01_masks: check_hole_ratio": "correct", "02_layers: check_block_mean": "correct",
                  "run": "01_masks.ipynb: finished; 02_layers.ipynb: finished"},
-        "hugo": {"01_masks: check_hole_ratio": "not attempted", "02_layers: check_layers_to_close": "wrong",
+        "hugo": {"01_masks: check_hole_ratio": "not attempted", "02_layers: check_block_mean": "wrong",
                  "run": "02_layers.ipynb: finished"},
     }
 

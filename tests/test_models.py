@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import keras
-from course_lib import models
+from course_lib import models, names
 from course_lib.layers import PConv2D, SourcePConv2D
 
 
@@ -120,7 +120,7 @@ def test_input_shape_errors():
 # ----------------------------------------------------------------------------- outputs
 
 
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
+@pytest.mark.parametrize("name", names.MODEL_NAMES)
 def test_outputs_are_images_in_0_1(name, networks):
     model = networks[name]
     images, masks = random_batch()
@@ -152,7 +152,7 @@ def test_build_model_by_name_is_deterministic():
         models.build_model("unet")
 
 
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
+@pytest.mark.parametrize("name", names.MODEL_NAMES)
 def test_save_and_load_round_trip(name, networks, tmp_path):
     model = networks[name]
     path = tmp_path / f"{name}.keras"
@@ -179,7 +179,7 @@ def test_prepare_inputs_by_hand():
 
 def test_prepare_inputs_inside_tf_data(pconv):
     images, masks = random_batch(n=4)
-    for name in models.MODEL_NAMES:
+    for name in names.MODEL_NAMES:
         expected = models.prepare_inputs(name, images, masks)
         ds = tf.data.Dataset.from_tensor_slices((images, masks)).batch(2)
         ds = ds.map(lambda x, m, name=name: (models.prepare_inputs(name, x, m), x))  # (inputs, target)
@@ -232,62 +232,3 @@ def test_prepare_inputs_takes_masks_with_or_without_their_channel_axis():
 def test_prepare_inputs_rejects_unknown_names():
     with pytest.raises(ValueError, match="pconv"):
         models.prepare_inputs("gan", np.zeros((1, 8, 8, 3)), np.ones((1, 8, 8, 1)))
-
-
-# --------------------------------------------------------------------------- pretrained weights
-
-
-def test_save_then_load_pretrained_round_trips_within_float16(tmp_path):
-    keras.utils.set_random_seed(3)
-    model = models.build_model("pconv")
-    path = models.save_pretrained(model, "pconv", tmp_path / "pconv.npz")
-    loaded = models.load_pretrained("pconv", path)
-    for original, restored in zip(model.get_weights(), loaded.get_weights()):
-        assert restored.dtype == np.float32
-        # float16 keeps 11 significant bits: relative error at most 2**-11
-        np.testing.assert_allclose(restored, original, rtol=2**-11, atol=1e-7)
-
-
-def test_load_pretrained_names_the_missing_file_and_the_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train --model vanilla"):
-        models.load_pretrained("vanilla", tmp_path / "nothing.npz")
-
-
-def test_load_pretrained_refuses_weights_of_another_architecture(tmp_path):
-    path = models.save_pretrained(models.build_model("pconv"), "pconv", tmp_path / "pconv.npz")
-    with pytest.raises(ValueError, match="do not match"):
-        models.load_pretrained("vanilla", path)
-
-
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
-def test_committed_pretrained_networks_fill_holes_better_than_the_mean(name):
-    """The shipped weights are trained: on unseen test images their hole L1 beats mean fill's."""
-    from course_lib import classical, data, masks
-
-    try:
-        (_, _), (x_test, _) = data.load_cifar10(n_train=10, n_test=100, seed=7)
-    except data.DatasetNotFoundError:
-        pytest.skip("CIFAR-10 is not available here (set COURSE_DATA_DIR)")
-    images = data.images_to_float(x_test)
-    holes = masks.irregular_masks(100, hole_range=(0.2, 0.4), seed=123)
-    model = models.load_pretrained(name)
-    outputs = np.clip(model.predict(models.prepare_inputs(name, images, holes), verbose=0), 0, 1)
-    hole = 1.0 - holes
-
-    def hole_error(filled):
-        return np.sum(np.abs(filled - images) * hole) / np.sum(hole * np.ones_like(images))
-
-    assert hole_error(outputs) < 0.8 * hole_error(classical.inpaint_mean(images, holes))
-    if name == "improved":  # it starts as diffusion inpainting; training must have improved on it
-        assert hole_error(outputs) < hole_error(classical.inpaint_diffusion(images, holes))
-
-
-def test_load_pretrained_says_what_it_expected_from_a_foreign_file(tmp_path):
-    foreign = tmp_path / "other.npz"
-    np.savez(foreign, weights=np.zeros(3), bias=np.ones(2))
-    with pytest.raises(ValueError, match=r"expected the arrays w000 \.\.\. w\d{3}"):
-        models.load_pretrained("pconv", foreign)
-    broken = tmp_path / "broken.npz"
-    broken.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(ValueError, match="cannot be read"):
-        models.load_pretrained("pconv", broken)

@@ -92,7 +92,7 @@ PLAIN_INSTALL_CHECK = """
 import json
 import sys
 import course_lib
-from course_lib import config, loss_study, masks, models, names, train
+from course_lib import config, logs, loss_study, masks, names, pretrained
 
 try:
     loss_study.load()
@@ -105,8 +105,8 @@ print(json.dumps({
     "data_search_dirs": [str(path) for path in config.data_search_dirs()],
     "output_dir": str(config.output_dir()),
     "eval_masks": list(masks.load_eval_masks()),  # checks the sha256 too
-    "parameters": {name: models.load_pretrained(name).count_params() for name in names.MODEL_NAMES},
-    "epochs": {name: len(train.read_log(models.pretrained_log(name))["epoch"]) for name in names.MODEL_NAMES},
+    "parameters": {name: pretrained.load_pretrained(name).count_params() for name in names.MODEL_NAMES},
+    "epochs": {name: len(logs.read_log(pretrained.pretrained_log(name))["epoch"]) for name in names.MODEL_NAMES},
     "stored_study": stored_study,
     "modules": sorted(module.__file__ for name, module in sys.modules.items() if name.startswith("course_lib")),
 }))

@@ -57,7 +57,7 @@ def test_run_scores_every_method_and_lambda_run_and_writes_the_study(tmp_path, m
     """The whole of ``run`` on 10 test images, with two stand-in lambda runs (no training here)."""
     import json
 
-    from course_lib import data, models
+    from course_lib import data, pretrained
 
     try:
         data.load_cifar10(n_train=10, n_test=10)
@@ -66,7 +66,7 @@ def test_run_scores_every_method_and_lambda_run_and_writes_the_study(tmp_path, m
     for value in (0.0, 0.1):
         folder = perception_study.run_dir(tmp_path, value)
         folder.mkdir(parents=True)
-        models.load_pretrained("improved").save(folder / "final.keras")
+        pretrained.load_pretrained("improved").save(folder / "final.keras")
         (folder / "run.json").write_text(json.dumps({"wall_time_s": 1.0}))
     trained = []
     monkeypatch.setattr(perception_study, "train_runs", lambda out_dir, **kw: trained.append(kw["lambdas"]))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_lib import masks, models, pipeline
+from course_lib import masks, models, names, pipeline
 
 N, SIZE, BATCH = 40, 32, 8
 
@@ -28,7 +28,7 @@ def _epoch(dataset):
     return stacked, np.concatenate(targets)
 
 
-@pytest.mark.parametrize("model_name", models.MODEL_NAMES)
+@pytest.mark.parametrize("model_name", names.MODEL_NAMES)
 def test_batches_have_the_model_inputs_and_image_plus_mask_targets(images, model_name):
     dataset = pipeline.make_dataset(model_name, images, batch_size=BATCH, seed=1)
     assert len(dataset) == N // BATCH

@@ -32,7 +32,7 @@ _spec.loader.exec_module(generator)
 
 SOLUTIONS = generator.solution_notebooks()
 NAMES = [path.name for path in SOLUTIONS]
-CHECK_CALL = re.compile(r"\bchecks(?:_\w+)?\.check_\w+\(")
+CHECK_CALL = re.compile(r"\bchecks\.check_\w+\(")
 START_CODE = "### START CODE HERE ###"
 EXERCISES_HEADING = re.compile(r"^#{2,3} (\d+\. )?Exercises\b", re.MULTILINE)
 

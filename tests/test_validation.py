@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_lib import classical, data, evaluate, masks, metrics, models, pipeline, validation
+from course_lib import classical, data, evaluate, masks, metrics, models, pipeline, seed_study, validation
 
 IMAGES = np.random.default_rng(0).random((2, 8, 8, 3)).astype(np.float32)
 MASKS = np.ones((2, 8, 8, 1), np.float32)
@@ -91,3 +91,42 @@ def test_check_number_is_the_one_rule_of_numeric_settings():
             validation.check_number("lr", bad, zero_ok=False, example=1e-3)
     with pytest.raises(ValueError, match=r"e\.g\. lr=0\.001"):
         validation.check_number("lr", -1, zero_ok=False, example=0.001)
+
+
+@pytest.mark.parametrize("value", [1, 7, np.int64(3), np.uint8(200)])
+def test_a_positive_int_is_any_whole_number_from_one(value):
+    got = validation.check_positive_int("epochs", value)
+    assert got == int(value) and type(got) is int
+
+
+@pytest.mark.parametrize("value", [0, -2, 2.0, True, None, "3", np.float32(4), float("nan")])
+def test_anything_else_is_not_a_count(value):
+    with pytest.raises(ValueError, match=r"^epochs must be a positive int, got .*; e\.g\. epochs=20\.$"):
+        validation.check_positive_int("epochs", value, example=20)
+
+
+def test_seeds_start_at_zero():
+    assert validation.check_seed(0) == 0 and validation.check_seed(np.int32(5)) == 5
+    for bad in (-1, 1.5, False, "0", None):
+        with pytest.raises(ValueError, match=r"^seed must be a non-negative int, got .*; e\.g\. seed=0\.$"):
+            validation.check_seed(bad)
+    with pytest.raises(ValueError, match=r"seeds\[2\] must be a non-negative int, got -3"):
+        validation.check_seed(-3, name="seeds[2]")
+
+
+# Every entry point that takes a count or a seed: the same rule, the same message.
+COUNT_AND_SEED_ENTRY_POINTS = {
+    "pipeline.make_dataset batch_size": (lambda v: pipeline.make_dataset("pconv", IMAGES, batch_size=v), "batch_size"),
+    "pipeline.make_dataset seed": (lambda v: pipeline.make_dataset("pconv", IMAGES, batch_size=2, seed=v), "seed"),
+    "data.sample_photographs n": (lambda v: data.sample_photographs(v), "n"),
+    "data.shrink size": (lambda v: data.shrink(np.zeros((8, 8, 3), np.uint8), v), "size"),
+    "seed_study.summarize seeds": (lambda v: seed_study.summarize({}, seeds=(0, v)), r"seeds\[1\]"),
+}
+
+
+@pytest.mark.parametrize("entry", sorted(COUNT_AND_SEED_ENTRY_POINTS))
+def test_every_entry_point_checks_counts_and_seeds_with_the_one_rule(entry):
+    call, name = COUNT_AND_SEED_ENTRY_POINTS[entry]
+    kind = "non-negative" if "seed" in entry else "positive"
+    with pytest.raises(ValueError, match=rf"^{name} must be a {kind} int, got -1; e\.g\. "):
+        call(-1)

@@ -1,13 +1,12 @@
-"""Immediate feedback for the training exercises: the training step, the epoch loop and Liu et al.'s loss.
+"""How the training checks run a student's training code: notebook 05's step and loop, notebook 06's loss.
 
-The same framework as :mod:`course_lib.checks` (one printed line; ``True`` / ``False`` with a hint / ``None``
-when not attempted; never raises), for exercises that need TensorFlow and Keras:
-
-* :func:`check_train_step` -- ``my_train_step(model, optimizer, loss_fn, inputs, targets)``: one step of
-  gradient descent, gradients clipped to a global norm of 1, returns the mean loss before the update;
-* :func:`check_train_epochs` -- ``my_train_epochs(model, optimizer, loss_fn, dataset, epochs, step)``: the
-  loop around the step, returns the mean loss of each epoch;
-* :func:`check_liu_loss` -- ``my_liu_loss(y_true, y_pred)``: ``L_valid + 6 L_hole + 0.1 L_tv`` per image.
+The checks themselves are :func:`course_lib.checks.vanilla_unet.check_train_step` (one step of gradient
+descent, gradients clipped to a global norm of 1, returns the mean loss before the update),
+:func:`course_lib.checks.vanilla_unet.check_train_epochs` (the loop around the step, returns the mean
+loss of each epoch) and :func:`course_lib.checks.pconv_unet.check_liu_loss` (``L_valid + 6 L_hole +
+0.1 L_tv`` per image).  Here: calling the student's code with the library switched off
+(:func:`call_student`), a small fixed model with fixed data and a steep loss, and the judges that
+compare the student's step, loop and loss with references and name the common mistakes.
 
 References are written here (a tape for the gradients, then NumPy; plain loops for the loss), never with
 :mod:`course_lib.step` or :mod:`course_lib.losses`, whose functions are switched off while the student's
@@ -26,24 +25,14 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from course_lib.checks import (
-    CORRECT,
-    NOT_ATTEMPTED,
-    _ErrorLine,
-    _library_functions,
-    _liu_pixel_loss_reference,
-    _matches,
-    _say,
-    _switched_off,
-    _total_variation_reference,
-    _trapped_name,
-    rel_error,
-)
+from course_lib.checks.better_losses import liu_pixel_loss_reference, total_variation_reference
+from course_lib.checks.feedback import ErrorLine, library_functions, matches, rel_error, switched_off, trapped_name
+
 
 _SIZE = 8
-_LEARNING_RATE = 0.1
+LEARNING_RATE = 0.1
 _CLIP_NORM = 1.0
-_TOL = 1e-5
+TOL = 1e-5
 
 
 # --------------------------------------------------------------------------------------
@@ -56,15 +45,15 @@ class _Outcome(NamedTuple):
     delegated: str | None = None  # the name of the switched-off library function that the student's code called
 
 
-def _call_student(fn: Callable, args: Sequence, kwargs: dict | None = None, forbidden: Sequence[str] = ()) -> _Outcome:
+def call_student(fn: Callable, args: Sequence, kwargs: dict | None = None, forbidden: Sequence[str] = ()) -> _Outcome:
     """Call ``fn(*args, **kwargs)`` with the ``forbidden`` library functions off and its printing swallowed."""
     called: list[str] = []
     try:
         with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"), \
-                _switched_off(_library_functions(forbidden), called):
+                switched_off(library_functions(forbidden), called):
             answer = fn(*args, **(kwargs or {}))
     except Exception as err:  # noqa: BLE001 -- the student's code may raise anything
-        name = _trapped_name(err)
+        name = trapped_name(err)
         if name is None:
             return _Outcome(error=err)
         called.append(name)
@@ -73,22 +62,22 @@ def _call_student(fn: Callable, args: Sequence, kwargs: dict | None = None, forb
     return _Outcome(answer=answer)
 
 
-def _raised(err: Exception, hint: str = "") -> str:
+def raised(err: Exception, hint: str = "") -> str:
     first_line = (str(err).strip().splitlines() or [""])[0][:200]
-    return _ErrorLine(f"✗ your function raised {type(err).__name__}: {first_line}" + (f" ({hint})" if hint else ""))
+    return ErrorLine(f"✗ your function raised {type(err).__name__}: {first_line}" + (f" ({hint})" if hint else ""))
 
 
-def _delegated(name: str, how: str) -> str:
+def delegated(name: str, how: str) -> str:
     return (f"✗ your function calls course_lib's {name}, the library's version of what this exercise asks you "
             f"to write: write it yourself ({how})")
 
 
-def _not_a_function(fn) -> str:
+def not_a_function(fn) -> str:
     return (f"✗ expected a function, got {type(fn).__name__}: pass the function itself, without calling it "
             "(check(my_fn), not check(my_fn()))")
 
 
-def _to_array(value) -> np.ndarray | None:
+def to_array(value) -> np.ndarray | None:
     """``value`` as a float64 array, or None if it is not numbers."""
     try:
         return np.asarray(value, dtype=np.float64)
@@ -100,7 +89,7 @@ def _to_array(value) -> np.ndarray | None:
 # A small fixed model, fixed data and a steep loss for the step and the loop.
 # --------------------------------------------------------------------------------------
 
-def _tiny_model(seed: int, two_inputs: bool = False) -> keras.Model:
+def tiny_model(seed: int, two_inputs: bool = False) -> keras.Model:
     """Two 3x3 Conv2D layers, weights drawn from ``seed`` (float32 whatever the global dtype policy).
 
     One input (N, 8, 8, 3), or with ``two_inputs`` a tuple (image (N, 8, 8, 3), mask (N, 8, 8, 1)).
@@ -118,7 +107,7 @@ def _tiny_model(seed: int, two_inputs: bool = False) -> keras.Model:
     return model
 
 
-def _batch(seed: int, n: int = 4):
+def tiny_batch(seed: int, n: int = 4):
     """(inputs = image with white holes (n, 8, 8, 3), mask (n, 8, 8, 1), targets = concat([image, mask]))."""
     rng = np.random.default_rng(seed)
     images = rng.random((n, _SIZE, _SIZE, 3)).astype("float32")
@@ -126,18 +115,18 @@ def _batch(seed: int, n: int = 4):
     return images * masks + (1.0 - masks), masks, np.concatenate([images, masks], axis=-1)
 
 
-def _steep_loss(y_true, y_pred):
+def steep_loss(y_true, y_pred):
     """20 × a hole-weighted squared error, (N,): its gradient's global norm is in the hundreds, so clipping matters."""
     image, mask = y_true[..., :3], y_true[..., 3:]
     return 20.0 * ops.mean(ops.square(y_pred - image) * (1.0 + 5.0 * (1.0 - mask)), axis=(1, 2, 3))
 
 
-def _weights(model) -> list[np.ndarray]:
+def weight_values(model) -> list[np.ndarray]:
     return [np.array(ops.convert_to_numpy(v), dtype=np.float64) for v in model.trainable_variables]
 
 
 def _same_weights(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
-    return len(a) == len(b) and all(_matches(np.asarray(x), np.asarray(y), _TOL) for x, y in zip(a, b))
+    return len(a) == len(b) and all(matches(np.asarray(x), np.asarray(y), TOL) for x, y in zip(a, b))
 
 
 def _largest_difference(a, b) -> float:
@@ -147,7 +136,7 @@ def _largest_difference(a, b) -> float:
 def _loss_and_gradients(model, inputs, targets):
     """The reference's forward and backward pass: (mean loss, per-image losses (N,), gradients), float64."""
     with tf.GradientTape() as tape:
-        per_image = _steep_loss(targets, model(inputs, training=True))
+        per_image = steep_loss(targets, model(inputs, training=True))
         loss = ops.mean(per_image)
     gradients = tape.gradient(loss, model.trainable_variables)
     return (float(loss), np.asarray(per_image, np.float64),
@@ -166,7 +155,7 @@ def _global_clip(gradients):
 def _updates(before, gradients):
     """The weights after the right update and after each common wrong one: [(weights, hint or None)]."""
     def sgd(grads, sign=-1.0, times=1.0):
-        return [w + sign * times * _LEARNING_RATE * g for w, g in zip(before, grads)]
+        return [w + sign * times * LEARNING_RATE * g for w, g in zip(before, grads)]
 
     clipped = _global_clip(gradients)
     per_tensor = [g * min(1.0, _CLIP_NORM / np.sqrt(np.sum(g ** 2))) for g in gradients]
@@ -199,85 +188,56 @@ def _judge_weights(before, after, gradients, where: str) -> str | None:
 
 def _judge_loss(got: np.ndarray, loss: float, per_image: np.ndarray, model, inputs, targets, where: str) -> str | None:
     """None when ``got`` is the mean loss before the update, else the line to print."""
-    if got.size == 1 and _matches(got.reshape(()), np.float64(loss), _TOL):
+    if got.size == 1 and matches(got.reshape(()), np.float64(loss), TOL):
         return None
-    if got.shape == per_image.shape and _matches(got, per_image, _TOL):
+    if got.shape == per_image.shape and matches(got, per_image, TOL):
         return ("✗ return one number, the batch's mean loss: average the per-image losses (ops.mean) before "
                 "taking the gradient")
     if got.size != 1:
         return f"✗ {where}return the loss as one number (a scalar); got shape {got.shape}"
     got = got.reshape(())
-    if _matches(got, np.float64(per_image.sum()), _TOL):
+    if matches(got, np.float64(per_image.sum()), TOL):
         return "✗ average the per-image losses (ops.mean) before taking the gradient: you summed them"
-    after = float(ops.mean(_steep_loss(targets, model(inputs, training=True))))
-    if _matches(got, np.float64(after), _TOL):
+    after = float(ops.mean(steep_loss(targets, model(inputs, training=True))))
+    if matches(got, np.float64(after), TOL):
         return "✗ return the loss of the forward pass, before the update (do not recompute it afterwards)"
     return (f"✗ {where}the returned loss is {float(got):.6g}, the reference {loss:.6g}: return the mean of "
             "loss_fn(targets, model(inputs, training=True)) over the batch")
 
 
-def _one_step(step_fn, model, inputs, targets, *, call: int, where: str) -> bool | None | str:
+def one_step(step_fn, model, inputs, targets, *, call: int, where: str) -> bool | None | str:
     """Run the student's step once and compare; True if right, None if not attempted, else the line to print."""
-    optimizer = keras.optimizers.SGD(learning_rate=_LEARNING_RATE)
+    optimizer = keras.optimizers.SGD(learning_rate=LEARNING_RATE)
     optimizer.build(model.trainable_variables)  # no variables get created inside a student's tf.function
-    before = _weights(model)
+    before = weight_values(model)
     loss, per_image, gradients = _loss_and_gradients(model, inputs, targets)
-    outcome = _call_student(step_fn, (model, optimizer, _steep_loss, inputs, targets), forbidden=["step.train_step"])
+    outcome = call_student(step_fn, (model, optimizer, steep_loss, inputs, targets), forbidden=["step.train_step"])
     if outcome.delegated:
-        return _delegated(outcome.delegated, "tf.GradientTape, tf.clip_by_global_norm, optimizer.apply")
+        return delegated(outcome.delegated, "tf.GradientTape, tf.clip_by_global_norm, optimizer.apply")
     if outcome.error is not None:
         if "No gradients provided" in str(outcome.error):
-            return _raised(outcome.error, "compute the model's output and the loss inside `with tf.GradientTape() "
-                                          "as tape:`, the tape only sees what runs inside it")
+            return raised(outcome.error, "compute the model's output and the loss inside `with tf.GradientTape() "
+                                         "as tape:`, the tape only sees what runs inside it")
         if isinstance(inputs, tuple):
-            return _raised(outcome.error, f"{where.rstrip(': ')}: pass `inputs` to the model unchanged")
-        return _raised(outcome.error)
+            return raised(outcome.error, f"{where.rstrip(': ')}: pass `inputs` to the model unchanged")
+        return raised(outcome.error)
     if outcome.answer is None:
         if call == 0:
             return None
         return f"✗ {where}your step returned None: every path must return the loss"
-    got = _to_array(outcome.answer)
+    got = to_array(outcome.answer)
     if got is None:
         return f"✗ your step returned a {type(outcome.answer).__name__}: return the loss, a scalar tensor or float"
-    return (_judge_weights(before, _weights(model), gradients, where)
+    return (_judge_weights(before, weight_values(model), gradients, where)
             or _judge_loss(got, loss, per_image, model, inputs, targets, where)
             or True)
-
-
-def check_train_step(step_fn: Callable | None) -> bool | None:
-    """Check ``step_fn(model, optimizer, loss_fn, inputs, targets) -> loss``: one clipped gradient-descent step.
-
-    The step must run ``model(inputs, training=True)`` under a ``tf.GradientTape``, take the mean over the
-    batch of ``loss_fn(targets, outputs)`` ((N,) -> scalar), clip the gradients of
-    ``model.trainable_variables`` to a global norm of 1, apply them with ``optimizer.apply`` and return the
-    loss of that forward pass (before the update).  Checked on a small two-convolution model with
-    ``keras.optimizers.SGD(learning_rate=0.1)``: two steps on a one-input model (N, 8, 8, 3), one on a
-    two-input model (``inputs = (image, mask)``), against a reference that takes the tape's gradients and
-    does the clipping and the update in NumPy.
-    """
-    if step_fn is None:
-        return _say(None, NOT_ATTEMPTED)
-    if not callable(step_fn):
-        return _say(False, _not_a_function(step_fn))
-    model = _tiny_model(seed=20)
-    two_input_model = _tiny_model(seed=21, two_inputs=True)
-    (x1, _, y1), (x2, _, y2), (x3, m3, y3) = _batch(22), _batch(23), _batch(24)
-    runs = [(model, x1, y1, ""), (model, x2, y2, "on the second step: "),
-            (two_input_model, (x3, m3), y3, "with a two-input model, inputs = (image, mask): ")]
-    for call, (net, inputs, targets, where) in enumerate(runs):
-        verdict = _one_step(step_fn, net, inputs, targets, call=call, where=where)
-        if verdict is None:
-            return _say(None, NOT_ATTEMPTED)
-        if verdict is not True:
-            return _say(False, verdict)
-    return _say(True, CORRECT)
 
 
 # --------------------------------------------------------------------------------------
 # The epoch loop.
 # --------------------------------------------------------------------------------------
 
-def _recording_step(record: list[float]) -> Callable:
+def recording_step(record: list[float]) -> Callable:
     """A correct clipped SGD step that notes every loss it returns in ``record``."""
     def step(model, optimizer, loss_fn, inputs, targets):
         with tf.GradientTape() as tape:
@@ -289,22 +249,22 @@ def _recording_step(record: list[float]) -> Callable:
     return step
 
 
-def _dataset(n_batches: int, seed: int):
-    inputs, _, targets = _batch(seed, n=2 * n_batches)
+def tiny_dataset(n_batches: int, seed: int):
+    inputs, _, targets = tiny_batch(seed, n=2 * n_batches)
     return tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(2)
 
 
-def _run_loop(loop_fn, dataset, epochs: int, seed: int):
+def run_loop(loop_fn, dataset, epochs: int, seed: int):
     """Run ``loop_fn`` with a recording step on a fresh model: (outcome, losses the step returned, weights)."""
-    model = _tiny_model(seed)
-    optimizer = keras.optimizers.SGD(learning_rate=_LEARNING_RATE)
+    model = tiny_model(seed)
+    optimizer = keras.optimizers.SGD(learning_rate=LEARNING_RATE)
     record: list[float] = []
-    outcome = _call_student(loop_fn, (model, optimizer, _steep_loss, dataset, epochs),
-                            {"step": _recording_step(record)}, forbidden=["step.train_epochs", "step.train_step"])
-    return outcome, record, _weights(model)
+    outcome = call_student(loop_fn, (model, optimizer, steep_loss, dataset, epochs),
+                           {"step": recording_step(record)}, forbidden=["step.train_epochs", "step.train_step"])
+    return outcome, record, weight_values(model)
 
 
-def _reference_loop(model, optimizer, loss_fn, dataset, epochs, step):
+def reference_loop(model, optimizer, loss_fn, dataset, epochs, step):
     history = []
     for _ in range(epochs):
         losses = [float(step(model, optimizer, loss_fn, x, y)) for x, y in dataset]
@@ -319,14 +279,14 @@ def _epoch_values(record: Sequence[float], n_batches: int, epochs: int):
             [np.mean(record[:(e + 1) * n_batches]) for e in range(epochs)])
 
 
-def _judge_loop(answer, record, weights, reference_weights, n_batches, epochs) -> str | None:
+def judge_loop(answer, record, weights, reference_weights, n_batches, epochs) -> str | None:
     calls = len(record)
     if calls == 0:
         return ("✗ use the step you were given: call step(model, optimizer, loss_fn, inputs, targets) for every "
                 "batch")
-    got = _to_array(answer) if isinstance(answer, (list, tuple, np.ndarray, tf.Tensor)) else None
+    got = to_array(answer) if isinstance(answer, (list, tuple, np.ndarray, tf.Tensor)) else None
     if got is None or got.ndim != 1:
-        if np.ndim(answer) == 0 and _to_array(answer) is not None:
+        if np.ndim(answer) == 0 and to_array(answer) is not None:
             return "✗ return a list with one mean loss per epoch, not one value"
         return f"✗ return a list of floats, one mean loss per epoch; got {type(answer).__name__}"
     if calls == n_batches and epochs > 1:
@@ -339,9 +299,9 @@ def _judge_loop(answer, record, weights, reference_weights, n_batches, epochs) -
         return ("✗ the weights differ from the reference's: call step(model, optimizer, loss_fn, inputs, targets) "
                 "on each (inputs, targets) batch of the dataset, in order")
     means, lasts, sums, running = _epoch_values(record, n_batches, epochs)
-    if got.shape == (epochs,) and _matches(got, np.asarray(means), _TOL):
+    if got.shape == (epochs,) and matches(got, np.asarray(means), TOL):
         return None
-    if got.shape == (calls,) and _matches(got, np.asarray(record), _TOL):
+    if got.shape == (calls,) and matches(got, np.asarray(record), TOL):
         return "✗ return one value per epoch, the mean of its batch losses, not every batch's loss"
     candidates = [
         (lasts, "✗ you returned the last batch's loss of each epoch: return the epoch's MEAN loss (average the "
@@ -351,47 +311,12 @@ def _judge_loop(answer, record, weights, reference_weights, n_batches, epochs) -
                   "only its own batches"),
     ]
     for wrong, hint in candidates:
-        if got.shape == (epochs,) and _matches(got, np.asarray(wrong), _TOL):
+        if got.shape == (epochs,) and matches(got, np.asarray(wrong), TOL):
             return hint
     if got.shape != (epochs,):
         return f"✗ return one mean loss per epoch: expected a list of {epochs} values, got {got.size}"
     return (f"✗ the returned list {np.round(got, 5).tolist()} differs from the epochs' mean losses "
             f"{np.round(means, 5).tolist()}")
-
-
-def check_train_epochs(fit_fn: Callable | None) -> bool | None:
-    """Check ``fit_fn(model, optimizer, loss_fn, dataset, epochs, step) -> list``: the loop around a training step.
-
-    For each of ``epochs`` epochs, call ``step(model, optimizer, loss_fn, inputs, targets)`` on every
-    ``(inputs, targets)`` batch of ``dataset`` and return the list of each epoch's mean loss.  Checked on a
-    tf.data dataset of 3 batches for 2 epochs (and of 2 batches for 1 epoch), with a reference step passed
-    as ``step``; the model's weights and the returned list are compared with a reference loop's.
-    """
-    if fit_fn is None:
-        return _say(None, NOT_ATTEMPTED)
-    if not callable(fit_fn):
-        return _say(False, _not_a_function(fit_fn))
-    for n_batches, epochs, seed in ((3, 2, 30), (2, 1, 31)):
-        dataset = _dataset(n_batches, seed)
-        reference_model = _tiny_model(seed)
-        _reference_loop(reference_model, keras.optimizers.SGD(learning_rate=_LEARNING_RATE), _steep_loss, dataset,
-                        epochs, _recording_step([]))
-        outcome, record, weights = _run_loop(fit_fn, dataset, epochs, seed)
-        if outcome.delegated == "step.train_step":
-            return _say(False, "✗ use the step you were given (the `step` argument), not course_lib's "
-                               "step.train_step: call step(model, optimizer, loss_fn, inputs, targets)")
-        if outcome.delegated:
-            return _say(False, _delegated(outcome.delegated, "two for loops around step(...)"))
-        if outcome.error is not None:
-            return _say(False, _raised(outcome.error))
-        if outcome.answer is None or (isinstance(outcome.answer, (list, tuple)) and not outcome.answer):
-            if not record:  # the exercise's skeleton: nothing run, nothing (or an empty list) returned
-                return _say(None, NOT_ATTEMPTED)
-            return _say(False, "✗ your loop returned None: return the list of the epochs' mean losses")
-        verdict = _judge_loop(outcome.answer, record, weights, _weights(reference_model), n_batches, epochs)
-        if verdict is not None:
-            return _say(False, verdict)
-    return _say(True, CORRECT)
 
 
 # --------------------------------------------------------------------------------------
@@ -409,7 +334,7 @@ def _dilated_holes_reference(mask):
     return region
 
 
-def _liu_reference(y_true, y_pred):
+def liu_reference(y_true, y_pred):
     """L_valid + 6 L_hole + 0.1 L_tv of each image, (N,), with plain loops (all terms divided by H·W·C)."""
     y_true = np.asarray(y_true, np.float64)
     y_pred = np.asarray(y_pred, np.float64)
@@ -417,8 +342,8 @@ def _liu_reference(y_true, y_pred):
     for target, output in zip(y_true, y_pred):
         image, mask = target[..., :3], target[..., 3:]
         composite = np.where(mask == 1, image, output)
-        values.append(_liu_pixel_loss_reference(image, output, mask)
-                      + 0.1 * _total_variation_reference(composite, _dilated_holes_reference(mask)))
+        values.append(liu_pixel_loss_reference(image, output, mask)
+                      + 0.1 * total_variation_reference(composite, _dilated_holes_reference(mask)))
     return np.array(values)
 
 
@@ -476,7 +401,7 @@ _LIU_MISTAKES = [
 ]
 
 
-def _liu_cases():
+def liu_cases():
     """Two batches (y_true (N,H,W,4), y_pred (N,H,W,3)) float32, with an image without holes and one all hole."""
     rng = np.random.default_rng(90)
     cases = []
@@ -496,12 +421,12 @@ def _liu_cases():
     return cases
 
 
-_LIU_FORBIDDEN = ["losses.liu_loss", "losses.liu_terms", "losses.total_variation_in_region"]
+LIU_FORBIDDEN = ["losses.liu_loss", "losses.liu_terms", "losses.total_variation_in_region"]
 
 
-def _judge_liu(got: np.ndarray, y_true, y_pred) -> str | None:
-    expected = _liu_reference(y_true, y_pred)
-    if _matches(got, expected, _TOL):
+def judge_liu(got: np.ndarray, y_true, y_pred) -> str | None:
+    expected = liu_reference(y_true, y_pred)
+    if matches(got, expected, TOL):
         return None
     if got.size == 1 and expected.size > 1:
         return "✗ return one loss per image, shape (N,): Keras averages over the batch"
@@ -510,7 +435,7 @@ def _judge_liu(got: np.ndarray, y_true, y_pred) -> str | None:
     finite = np.isfinite(got)
     if finite.any():
         for changes, hint in _LIU_MISTAKES:
-            if _matches(got[finite], _liu_variant(y_true, y_pred, **changes)[finite], _TOL):
+            if matches(got[finite], _liu_variant(y_true, y_pred, **changes)[finite], TOL):
                 return f"✗ {hint}"
     if not finite.all():
         no_hole = np.asarray(y_true)[..., 3].reshape(len(got), -1).min(axis=1) == 1
@@ -518,51 +443,5 @@ def _judge_liu(got: np.ndarray, y_true, y_pred) -> str | None:
             return ("✗ your loss is NaN for an image without holes (a division by zero): with no hole, L_hole and "
                     "L_tv are 0; divide by H·W·C, never by the number of hole pixels")
         return "✗ your loss has inf or nan where the expected loss does not (a division by zero?)"
-    return (f"✗ wrong values: rel_error = {rel_error(got, expected):.1e} (should be < {_TOL:.0e}); "
+    return (f"✗ wrong values: rel_error = {rel_error(got, expected):.1e} (should be < {TOL:.0e}); "
             "L_valid + 6 L_hole + 0.1 L_tv, all divided by H·W·C")
-
-
-def check_liu_loss(loss_fn: Callable | None) -> bool | None:
-    """Check ``loss_fn(y_true (N,H,W,4), y_pred (N,H,W,3)) -> (N,)``: Liu et al.'s loss without the VGG terms.
-
-    ``y_true = concat([image, mask], -1)``, mask 1 = valid, 0 = hole.  Per image,
-    ``L_valid + 6 L_hole + 0.1 L_tv`` where ``L_valid = sum |M·(I_out − I_gt)|``, ``L_hole = sum
-    |(1 − M)·(I_out − I_gt)|`` and ``L_tv`` = the L1 differences of the composite ``M·I_gt + (1 − M)·I_out``
-    between neighbours both inside the holes dilated by one pixel (3x3), each divided by H·W·C.  Compared
-    with a NumPy loop on float32 tensors (8x8 and 6x10, an image without hole and one all hole), then once
-    inside a ``tf.function`` as ``model.fit`` runs it.
-    """
-    if loss_fn is None:
-        return _say(None, NOT_ATTEMPTED)
-    if not callable(loss_fn):
-        return _say(False, _not_a_function(loss_fn))
-    cases = _liu_cases()
-    for i, (y_true, y_pred) in enumerate(cases):
-        outcome = _call_student(loss_fn, (ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)),
-                                forbidden=_LIU_FORBIDDEN)
-        if outcome.delegated:
-            return _say(False, _delegated(outcome.delegated, "with keras.ops"))
-        if outcome.error is not None:
-            return _say(False, _raised(outcome.error))
-        if outcome.answer is None:
-            if i == 0:
-                return _say(None, NOT_ATTEMPTED)
-            return _say(False, f"✗ your loss returned None for test case {i + 1}: every path must return a value")
-        got = _to_array(outcome.answer)
-        if got is None:
-            return _say(False, f"✗ your loss returned a {type(outcome.answer).__name__}: return a tensor of shape "
-                               "(N,)")
-        verdict = _judge_liu(got, y_true, y_pred)
-        if verdict is not None:
-            return _say(False, verdict)
-    y_true, y_pred = cases[0]
-    outcome = _call_student(tf.function(loss_fn), (ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)),
-                            forbidden=_LIU_FORBIDDEN)
-    got = None if outcome.error is not None else _to_array(outcome.answer)
-    if outcome.delegated:
-        return _say(False, _delegated(outcome.delegated, "with keras.ops"))
-    if got is None or not _matches(got, _liu_reference(y_true, y_pred), _TOL):
-        problem = f"raised {type(outcome.error).__name__}" if outcome.error is not None else "gives other values"
-        return _say(False, f"✗ your loss {problem} inside a tf.function, as model.fit runs it: use keras.ops only "
-                           "(no NumPy, no .numpy(), no Python if on tensor values)")
-    return _say(True, CORRECT)

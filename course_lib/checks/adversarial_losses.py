@@ -1,4 +1,4 @@
-"""Checks for notebook 09 (sharp or right): the discriminator's loss and the generator's joint loss.
+"""The checks of notebook 09 (sharp or right): the discriminator's loss and the generator's joint loss.
 
 Each check calls the student's NumPy function on a few cases, compares it with a reference written
 with plain loops, and names the likely mistake when the answer matches a known wrong one.
@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from course_lib.checks import _run_check
+from course_lib.checks.feedback import run_check
 
 
 def _cases(seed):
@@ -63,7 +63,7 @@ def check_discriminator_loss(student_fn: Callable[[np.ndarray, np.ndarray, np.nd
         (no_margin, "that is the Wasserstein critic's loss (mean fake - mean real): the hinge clips each term "
                     "at the margin, relu(1 - real) and relu(1 + fake)"),
     ]
-    return _run_check(student_fn, cases, _discriminator_reference, mistakes=mistakes)
+    return run_check(student_fn, cases, _discriminator_reference, mistakes=mistakes)
 
 
 def _joint_reference(pixel_loss, fake, weights, lam):
@@ -93,4 +93,4 @@ def check_generator_loss(student_fn: Callable[[float, np.ndarray, np.ndarray, fl
         (unweighted, "average the scores only over the patches of weight 1, as in the discriminator's loss"),
         (no_lambda, "multiply the adversarial term by lam"),
     ]
-    return _run_check(student_fn, cases, _joint_reference, mistakes=mistakes)
+    return run_check(student_fn, cases, _joint_reference, mistakes=mistakes)
