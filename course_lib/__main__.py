@@ -204,19 +204,22 @@ def build_parser():
     return parser
 
 
+def run_settings(args) -> dict:
+    """The settings ``train`` options give, as keyword arguments of
+    :func:`course_lib.train.resolve_settings` (and of :func:`course_lib.train.train`)."""
+    return dict(profile=args.profile, epochs=args.epochs, n_train=args.n_train, n_val=args.n_val,
+                batch_size=args.batch_size, recipe=args.recipe, loss=args.loss, masks=args.masks, seed=args.seed,
+                mixed_precision=args.mixed_precision, learning_rate=args.learning_rate, schedule=args.schedule,
+                warmup_epochs=args.warmup_epochs, clipnorm=args.clipnorm, multi_device=args.multi_gpu,
+                adversarial_weight=args.adversarial_weight)
+
+
 def run_train(args):
     console.start_tensorflow_quietly()
     from course_lib.train import train
 
-    result = train(
-        args.model, out_dir=args.out, profile=args.profile, epochs=args.epochs,
-        n_train=args.n_train, n_val=args.n_val, batch_size=args.batch_size, recipe=args.recipe,
-        loss=args.loss, masks=args.masks, seed=args.seed, mixed_precision=args.mixed_precision,
-        learning_rate=args.learning_rate, schedule=args.schedule,
-        warmup_epochs=args.warmup_epochs, clipnorm=args.clipnorm, multi_device=args.multi_gpu,
-        adversarial_weight=args.adversarial_weight,
-        mask_workers=args.mask_workers, verbose=2 if args.quiet else 1,
-    )
+    result = train(args.model, out_dir=args.out, **run_settings(args), mask_workers=args.mask_workers,
+                   verbose=2 if args.quiet else 1)
     val_losses = result.history.get("val_loss", [])
     best = f"best val_loss {min(val_losses):.4f}, " if val_losses else ""
     print(f"done: {len(val_losses)} epochs, {best}best model {result.best_path}, "

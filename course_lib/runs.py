@@ -255,7 +255,11 @@ def save_atomically(model, path):
 
 
 def equivalent_command(settings, out_dir):
-    """The ``python -m course_lib train ...`` line that repeats a run (None for ``images=`` runs)."""
+    """The ``python -m course_lib train ...`` line that repeats a run (None for ``images=`` runs).
+
+    A run can start from Python (:func:`course_lib.train.train`) as well as from the command line, so
+    the line is built from the settings, not copied from ``sys.argv``; ``tests/test_cli.py`` parses it
+    back with the command line's own parser and checks that every setting comes back."""
     if settings["data"]["source"] != "CIFAR-10 training split":
         return None
     s = settings

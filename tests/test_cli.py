@@ -189,3 +189,30 @@ def test_the_adversarial_weight_belongs_to_the_adversarial_network_only(capsys, 
     code = main(["train", "--model", "pconv", "--adversarial-weight", "0.1", "--out", str(tmp_path / "run")])
     captured = capsys.readouterr()
     assert code == 1 and "'adversarial' network" in captured.err and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("model, chosen", [
+    ("vanilla", dict(profile="cpu", mixed_precision=False)),
+    ("pconv", dict(profile="full", recipe="source", n_train=5000, clipnorm=1.0, mixed_precision=True,
+                   multi_device=True)),
+    ("improved", dict(profile="ci", epochs=3, batch_size=8, loss="l1", masks="strokes", seed=4,
+                      learning_rate=3e-4, schedule="constant", warmup_epochs=0.5, mixed_precision=False)),
+    ("adversarial", dict(profile="cpu", adversarial_weight=0.03, mixed_precision=False)),
+])
+def test_the_recorded_command_gives_back_every_setting_through_the_real_parser(model, chosen):
+    """run.json's command is built from the settings; parsed with the command line's own parser and
+    resolved the way ``train`` resolves its options, it must give the same settings back (an option
+    the builder forgets, or spells differently, fails here)."""
+    from course_lib import runs
+    from course_lib.__main__ import build_parser, run_settings
+    from course_lib.train import resolve_settings
+
+    defaults = dict(profile=None, epochs=None, n_train=None, n_val=None, batch_size=None, loss=None, masks=None,
+                    seed=0, mixed_precision=None, learning_rate=None)
+    settings = resolve_settings(model, **{**defaults, **chosen})
+    command = runs.equivalent_command({**settings, "data": {"source": "CIFAR-10 training split"}}, "out")
+    words = command.split()
+    assert words[:4] == ["python", "-m", "course_lib", "train"]
+    args = build_parser().parse_args(words[3:])
+    assert args.out == "out"
+    assert resolve_settings(args.model, **run_settings(args)) == settings
