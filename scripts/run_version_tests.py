@@ -11,10 +11,11 @@ Each environment is made in ``build/envs/NAME`` with uv (a dependency of the ``d
 - ``colab``: ``course_lib[dev]`` with ``.ci/colab-stack.txt`` as constraints (Colab's TensorFlow, Keras
   and NumPy; the rest as in the main environment).
 
-In each, the unit tests run (``tests/`` without the browser tests, which run in the main environment). In
-``colab`` the exercise checks on the solution key (``tests/test_solutions.py``) and every notebook under nbval
-in the ``ci`` profile run too: that is where students run them; running them in ``lowest`` as well would add
-about fifteen minutes to CI.  ``--unit-only`` leaves them out; arguments after ``--`` go to pytest
+In each, the unit tests run; then, unless ``--unit-only``, the notebooks, in a different runner in each:
+in ``lowest`` the browser tests (every student notebook run in JupyterLab, which also tries the lowest
+JupyterLab, ipywidgets and Playwright), in ``colab`` the exercise checks on the solution key
+(``tests/test_solutions.py``) and every notebook under nbval in the ``ci`` profile, as students run them
+there.  Both runners in both would add about ten minutes to CI.  Arguments after ``--`` go to pytest
 (``-- -k metrics``).  The packages come from uv's cache after the first run (``~/.cache/uv``).
 Output: a line per environment with its versions, then pytest's.  Exit status: 0 when every run passed.
 """
@@ -30,15 +31,13 @@ from _bootstrap import ROOT, reexec_in_environment, venv_python
 from run_tests import NBVAL_OPTIONS, test_environment
 
 COLAB_STACK = ROOT / ".ci" / "colab-stack.txt"
-#: How each environment resolves ``course_lib[dev]``: uv's options, and whether the notebooks run there.
+#: How each environment resolves ``course_lib[dev]`` (uv's options) and what it runs beside the unit tests.
 ENVIRONMENTS = {
-    "lowest": {"resolve": ["--resolution", "lowest-direct"], "notebooks": False},
-    "colab": {"resolve": ["--constraint", str(COLAB_STACK)], "notebooks": True},
+    "lowest": {"resolve": ["--resolution", "lowest-direct"], "also": ["tests/browser"]},
+    "colab": {"resolve": ["--constraint", str(COLAB_STACK)], "also": ["tests/test_solutions.py", "notebooks"]},
 }
-#: What the unit tests leave out where the notebooks do not run: the browser tests always, the solution
-#: key's checks (``test_solutions.py``, about seven minutes) with the notebooks.
-ALWAYS_LEFT_OUT = ["--ignore=tests/browser"]
-WITH_THE_NOTEBOOKS = ["tests/test_solutions.py"]
+#: What some environment runs beside the unit tests; the unit tests are ``tests/`` without these.
+NOT_UNIT = ["tests/browser", "tests/test_solutions.py"]
 VERSIONS = ("import sys, tensorflow, keras, numpy, cv2, skimage; print(f'Python {sys.version.split()[0]}, "
             "TensorFlow {tensorflow.__version__}, Keras {keras.__version__}, NumPy {numpy.__version__}, "
             "OpenCV {cv2.__version__}, scikit-image {skimage.__version__}')")
@@ -77,11 +76,8 @@ def run(name: str, unit_only: bool, pytest_args: list[str]) -> int:
     versions = subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True, env=env)
     print(f"\n== {name}: {versions.stdout.strip() or versions.stderr.strip()[-300:]} "
           f"(set up in {time.monotonic() - started:.0f} s)", flush=True)
-    paths = ["tests", *ALWAYS_LEFT_OUT]
-    if ENVIRONMENTS[name]["notebooks"] and not unit_only:
-        paths.append("notebooks")
-    else:
-        paths += [f"--ignore={path}" for path in WITH_THE_NOTEBOOKS]
+    also = [] if unit_only else ENVIRONMENTS[name]["also"]
+    paths = ["tests", *[f"--ignore={path}" for path in NOT_UNIT if path not in also], *also]
     cmd = [python, "-m", "pytest", *paths, *NBVAL_OPTIONS, "-q", *pytest_args]
     print("+", " ".join(cmd), flush=True)
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
