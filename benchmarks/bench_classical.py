@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from course_lib import classical, masks as masks_lib, metrics
+from course_lib import classical, database_inpainting, fill_common, masks as masks_lib, metrics, patch_inpainting
 from course_lib.data import load_cifar10
 
 N_DATABASE = 45_000          # CIFAR-10's training split less the 5,000 validation images
@@ -88,7 +88,7 @@ def xphoto_method(algorithm_name: str):
     lab = algorithm_name == "INPAINT_SHIFTMAP"       # shift-map expects CIELab for colour images
 
     def method(images, masks):
-        images, known = classical._check_inputs(images, masks)
+        images, known = fill_common.check_inputs(images, masks)
         out = np.empty_like(images)
         for i in range(len(images)):
             # xphoto's mask: nonzero = valid, as in the course.  The hole is zeroed first so that
@@ -109,15 +109,15 @@ def speed(test_images, database) -> dict[str, float]:
     masks = masks_lib.irregular_masks(50, hole_range=(0.35, 0.45), seed=0)
     images = test_images[:50]
     rows = {
-        "patch (50 images, 35-45 % holes)": best_time(classical.inpaint_patch, images, masks) / 50,
+        "patch (50 images, 35-45 % holes)": best_time(patch_inpainting.inpaint_patch, images, masks) / 50,
         "biharmonic (same images)": best_time(classical.inpaint_biharmonic, images, masks) / 50,
     }
     queries = test_images[:100]
     query_masks = masks_lib.irregular_masks(100, hole_range=(0.3, 0.6), seed=1)
     rows["database search only (100 queries x 45,000)"] = best_time(
-        classical.nearest_images, queries, query_masks, database) / 100
+        database_inpainting.nearest_images, queries, query_masks, database) / 100
     rows["database (100 queries x 45,000, poisson)"] = best_time(
-        classical.inpaint_database, queries, query_masks, database) / 100
+        database_inpainting.inpaint_database, queries, query_masks, database) / 100
     rows["biharmonic (same 100 queries)"] = best_time(classical.inpaint_biharmonic, queries, query_masks) / 100
     for name, seconds in rows.items():
         print(f"  {name:48s} {seconds * 1000:8.2f} ms")
@@ -177,11 +177,11 @@ def main(argv=None) -> None:
     eval_masks = masks_lib.load_eval_masks()
     timings = speed(test_images, database)
 
-    database_method = classical.make_database_method(database)
+    database_method = database_inpainting.make_database_method(database)
     main_methods = {
         "mean fill": classical.inpaint_mean,
         "biharmonic": classical.inpaint_biharmonic,
-        "patch": classical.inpaint_patch,
+        "patch": patch_inpainting.inpaint_patch,
         "database": database_method,
     }
     contrib = {name: method for name, method in
@@ -190,9 +190,9 @@ def main(argv=None) -> None:
     if not contrib:
         print("\n(cv2.xphoto is not installed: opencv-contrib-python-headless rows skipped)")
     patch_variants = {} if args.no_sizes else {
-        "patch, patch_size=7": lambda i, m: classical.inpaint_patch(i, m, patch_size=7),
-        "patch, patch_size=9": lambda i, m: classical.inpaint_patch(i, m, patch_size=9),
-        "patch, no data term": lambda i, m: classical.inpaint_patch(i, m, data_term=False),
+        "patch, patch_size=7": lambda i, m: patch_inpainting.inpaint_patch(i, m, patch_size=7),
+        "patch, patch_size=9": lambda i, m: patch_inpainting.inpaint_patch(i, m, patch_size=9),
+        "patch, no data term": lambda i, m: patch_inpainting.inpaint_patch(i, m, data_term=False),
     }
     texture_scores = texture_table({**main_methods, **patch_variants, **contrib}, eval_masks)
 
@@ -200,11 +200,11 @@ def main(argv=None) -> None:
     if not args.no_sizes:
         variants = {
             **patch_variants,
-            "database, fill=mean": classical.make_database_method(database, fill="mean"),
-            "database, fill=matched": classical.make_database_method(database, fill="matched"),
-            "database, k=1": classical.make_database_method(database, k=1),
-            "database, k=10": classical.make_database_method(database, k=10),
-            "database, k=20": classical.make_database_method(database, k=20),
+            "database, fill=mean": database_inpainting.make_database_method(database, fill="mean"),
+            "database, fill=matched": database_inpainting.make_database_method(database, fill="matched"),
+            "database, k=1": database_inpainting.make_database_method(database, k=1),
+            "database, k=10": database_inpainting.make_database_method(database, k=10),
+            "database, k=20": database_inpainting.make_database_method(database, k=20),
         }
     images = test_images[:args.n_cifar]
     per_image = cifar_table({**main_methods, **contrib}, images, eval_masks, list(eval_masks))

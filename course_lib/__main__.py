@@ -238,14 +238,14 @@ def run_train_classifier(args):
 
 def _other_images(args) -> dict:
     """``evaluate``'s ``images`` and ``images_source`` for --images or --photographs, else ``{}``."""
-    from course_lib import data
+    from course_lib import photographs
 
     if args.images is not None:  # read before TensorFlow starts, so that a bad folder fails at once
-        return {"images": data.load_image_folder(args.images), "images_source": f"the images of {args.images}"}
+        return {"images": photographs.load_image_folder(args.images), "images_source": f"the images of {args.images}"}
     if args.photographs is not None:
-        return {"images": data.sample_photographs(args.photographs, seed=args.seed),
+        return {"images": photographs.sample_photographs(args.photographs, seed=args.seed),
                 "images_source": "random crops of scikit-image's sample photographs, shrunk to 32 x 32 "
-                                 "(course_lib.data.sample_photographs)"}
+                                 "(course_lib.photographs.sample_photographs)"}
     return {}
 
 

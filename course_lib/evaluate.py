@@ -9,9 +9,9 @@ The protocol
   ``i mod K`` of each group (``K`` masks in the group), so every method sees exactly the same
   (image, mask) pairs, and the pairing does not depend on a random generator.
 * **Methods**: each network (one ``model.predict`` pass per group), each classical method of
-  ``classical.CLASSICAL_METHODS`` and, on CIFAR-10, :data:`DATABASE_METHOD`: inpainting from the
-  45,000 training images the networks learn from (``classical.inpaint_database``; the test images
-  are never in it).
+  :data:`CLASSICAL_METHODS` and, on CIFAR-10, :data:`DATABASE_METHOD`: inpainting from the
+  45,000 training images the networks learn from (``database_inpainting.inpaint_database``; the test
+  images are never in it).
 * **Variants**: ``"raw"`` is the method's output as it is; ``"composite"`` pastes the known pixels
   back, ``gt * mask + output * (1 - mask)``.  Inside the hole both are the same, so the hole
   metrics of the two variants are equal.  The classical methods return the known pixels
@@ -48,12 +48,13 @@ from __future__ import annotations
 import datetime
 import time
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
 
-from course_lib import classical, config, data, environment, masks as masks_lib, metrics, models, names, reporting
-from course_lib import validation
+from course_lib import classical, config, data, database_inpainting, environment, masks as masks_lib, metrics, models
+from course_lib import names, patch_inpainting, reporting, validation
 
 #: Written into results.json so that readers of an old file can tell its layout
 #: (2: adds the top-level "paired" comparison).
@@ -70,6 +71,13 @@ NOTES = (
     "Aggregation: per image, then mean, std (ddof=1), ci95 = 1.96 * std / sqrt(n) over the n images with a "
     "finite value; n_undefined counts the others (NaN: empty hole; +inf: PSNR of an exact reconstruction).",
 )
+
+#: Every classical method that takes ``(images, masks)`` alone, by its name in results and tables, in the order of
+#: the course's tables: the smoothing methods, then ``patch``, which copies.  The database method needs its
+#: database as well: :data:`DATABASE_METHOD`.
+CLASSICAL_METHODS: dict[str, Callable[..., np.ndarray]] = {
+    **classical.SMOOTHING_METHODS, "patch": patch_inpainting.inpaint_patch,
+}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -146,7 +154,7 @@ def _resolve_checkpoints(checkpoints) -> dict[str, tuple[str, keras.Model, str]]
         kind, source = spec if isinstance(spec, tuple) else (network_kind(name), spec)
         if kind not in names.MODEL_NAMES:
             raise ValueError(f"Checkpoint {name!r} has kind {kind!r}; choose one of {list(names.MODEL_NAMES)}.")
-        if name in classical.CLASSICAL_METHODS:
+        if name in CLASSICAL_METHODS:
             raise ValueError(f"Checkpoint name {name!r} is also a classical method's name; rename the checkpoint.")
         model = load_network(source)
         description = str(source) if not isinstance(source, keras.Model) else f"in-memory keras.Model {source.name!r}"
@@ -180,8 +188,8 @@ def run_method(name: str, images, masks, *, model=None, batch_size: int = 256) -
     """Inpaint with a classical method (by name) or a network (``model`` given; kind from ``name``).
 
     Args:
-        name: a key of ``classical.CLASSICAL_METHODS`` ("mean fill", "diffusion", "telea",
-            "navier-stokes", "biharmonic"), or, with ``model``, a network name such as
+        name: a key of :data:`CLASSICAL_METHODS` ("mean fill", "diffusion", "telea",
+            "navier-stokes", "biharmonic", "patch"), or, with ``model``, a network name such as
             ``"vanilla"``, ``"pconv"`` or ``"pconv-liu"`` (see :func:`network_kind`).
         images: float (N, H, W, 3) in [0, 1] (or uint8).
         masks: float (N, H, W, 1), 1 = valid, 0 = hole.
@@ -192,12 +200,12 @@ def run_method(name: str, images, masks, *, model=None, batch_size: int = 256) -
     """
     if model is not None:
         return predict(model, network_kind(name), images, masks, batch_size=batch_size)
-    if name not in classical.CLASSICAL_METHODS:
+    if name not in CLASSICAL_METHODS:
         raise ValueError(
-            f"Unknown method {name!r}: choose one of {list(classical.CLASSICAL_METHODS)}, "
+            f"Unknown method {name!r}: choose one of {list(CLASSICAL_METHODS)}, "
             "or pass model=... to run a network."
         )
-    return np.asarray(classical.CLASSICAL_METHODS[name](_as_float_images(images), masks), dtype=np.float32)
+    return np.asarray(CLASSICAL_METHODS[name](_as_float_images(images), masks), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- scores
@@ -246,7 +254,7 @@ def paired_comparison(per_image: dict, networks, references) -> dict:
 
 
 # --------------------------------------------------------------------------- the methods
-#: The name of inpainting from a database of images in results and tables (``classical.inpaint_database``).
+#: The name of inpainting from a database of images in results and tables (``database_inpainting.inpaint_database``).
 DATABASE_METHOD = "database"
 
 
@@ -263,14 +271,14 @@ def training_database() -> np.ndarray:
 def _select_classical(methods, *, database: bool = True) -> dict:
     """The classical methods to run: all of them for ``None`` (with :data:`DATABASE_METHOD` only if
     ``database``: its images are 32 x 32), else those named."""
-    known = [*classical.CLASSICAL_METHODS, DATABASE_METHOD]
+    known = [*CLASSICAL_METHODS, DATABASE_METHOD]
     if methods is None:
-        methods = known if database else list(classical.CLASSICAL_METHODS)
+        methods = known if database else list(CLASSICAL_METHODS)
     unknown = [m for m in methods if m not in known]
     if unknown:
         raise ValueError(f"Unknown classical method(s) {unknown}: choose from {known}.")
-    return {name: (classical.make_database_method(training_database()) if name == DATABASE_METHOD
-                   else classical.CLASSICAL_METHODS[name]) for name in methods}
+    return {name: (database_inpainting.make_database_method(training_database()) if name == DATABASE_METHOD
+                   else CLASSICAL_METHODS[name]) for name in methods}
 
 
 def _copying(method_names) -> list[str]:
@@ -294,7 +302,7 @@ def _method_runners(networks: dict, methods, batch_size: int, *, database: bool 
 
 
 def method_functions(checkpoints=None, methods=None, batch_size: int = 256) -> dict:
-    """Every method as ``callable(images, masks) -> float32 images``, e.g. for ``viz.inpainting_explorer``.
+    """Every method as ``callable(images, masks) -> float32 images``, e.g. for ``interactive.inpainting_explorer``.
 
     Args:
         checkpoints: as in :func:`evaluate` (``None``: no network).
@@ -392,10 +400,10 @@ def evaluate(
         out_dir: folder for results.json, results.md and the PNG figures (created).
         seed: seed of the test subset.
         images: evaluate these images instead of CIFAR-10: uint8 or float (N, H, W, 3) in [0, 1]
-            (e.g. ``data.sample_photographs(300)`` or ``data.load_image_folder(path)``).
+            (e.g. ``photographs.sample_photographs(300)`` or ``photographs.load_image_folder(path)``).
         images_source: where ``images`` come from, in one line, for results.json and results.md.
         batch_size: images per network forward pass.
-        methods: names of the classical methods to run (keys of ``classical.CLASSICAL_METHODS`` and
+        methods: names of the classical methods to run (keys of :data:`CLASSICAL_METHODS` and
             :data:`DATABASE_METHOD`); ``None``: all of them (the database only on CIFAR-10 test
             images, not on ``images=``); ``()``: none.
         max_images_per_method: ``{method: m}``: evaluate that method on the first ``m`` images

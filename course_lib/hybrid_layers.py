@@ -21,7 +21,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from course_lib.classical import ALL_HOLE_FILL  # an image with no known pixel becomes this grey
+from course_lib.fill_common import ALL_HOLE_FILL  # an image with no known pixel becomes this grey
 
 __all__ = ["CorrectFill", "DiffusionFill"]
 

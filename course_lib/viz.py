@@ -1,4 +1,4 @@
-"""Figures and a widget for the course: image grids, masks, results, learning curves, an explorer.
+"""Figures for the course: image grids, masks, results, learning curves.
 
 Every ``show_*`` / ``plot_*`` function draws one matplotlib figure and **returns it**; none calls
 ``plt.show()``.  In Jupyter the inline backend shows the figure at the end of the cell (write
@@ -11,23 +11,21 @@ Conventions: images float in [0, 1] (or uint8), NHWC ``(N, H, W, 3)``; masks ``(
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib import logs, masks as masks_lib, metrics as metrics_lib, reporting
+from course_lib import logs, metrics as metrics_lib, reporting
 
 #: Colour (RGB in [0, 1]) painted into the holes of a masked input so that they stand out.
 HOLE_COLOR = (1.0, 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_display_batch(images) -> np.ndarray:
+def as_display_batch(images) -> np.ndarray:
     """A list or array of images as a float array (N, H, W, C) or (N, H, W) that imshow can draw."""
     array = np.asarray(images)
     if array.dtype == np.uint8:
@@ -52,7 +50,7 @@ def _image_grid(n: int, ncols: int, cell_size: float, *, extra_height: float = 0
     return fig, axes[:n]
 
 
-def _draw(ax, image, title=None) -> None:
+def draw_image(ax, image, title=None) -> None:
     """One image without ticks; 2-D arrays in grey from 0 (black) to 1 (white)."""
     if image.ndim == 2:
         ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -75,7 +73,7 @@ def masked_input(images, masks, hole_color=HOLE_COLOR) -> np.ndarray:
     Returns:
         float32 (N, H, W, 3).
     """
-    images = _as_display_batch(images)
+    images = as_display_batch(images)
     masks = np.asarray(masks, dtype=np.float32)
     return images * masks + np.asarray(hole_color, dtype=np.float32) * (1.0 - masks)
 
@@ -94,12 +92,12 @@ def show_images(images, titles=None, ncols: int = 8, *, cell_size: float = 1.5, 
     Returns:
         The matplotlib Figure, with N axes.
     """
-    images = _as_display_batch(images)
+    images = as_display_batch(images)
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"{len(titles)} titles for {len(images)} images; pass one title per image or none.")
     fig, axes = _image_grid(len(images), ncols, cell_size, extra_height=0.3 if suptitle else 0.0)
     for i, ax in enumerate(axes):
-        _draw(ax, images[i], None if titles is None else titles[i])
+        draw_image(ax, images[i], None if titles is None else titles[i])
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -138,22 +136,22 @@ def show_inpainting_grid(outputs: Mapping[str, np.ndarray], masks, ground_truth,
     Returns:
         The matplotlib Figure, with N * (len(outputs) + 2) axes.
     """
-    truth = _as_display_batch(ground_truth)
+    truth = as_display_batch(ground_truth)
     masks = np.asarray(masks, dtype=np.float32)
     columns = {"input": masked_input(truth, masks, hole_color), **outputs, "ground truth": truth}
     n_rows, n_cols = len(truth), len(columns)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols, (cell_size + 0.2) * n_rows + 0.4),
                              squeeze=False)
     for col, (name, column_images) in enumerate(columns.items()):
-        column_images = _as_display_batch(column_images)
+        column_images = as_display_batch(column_images)
         scores = None
         if show_psnr and name in outputs:
             scores = metrics_lib.psnr(truth, column_images, hole_mask=1.0 - masks)
         for row in range(n_rows):
             ax = axes[row, col]
-            _draw(ax, column_images[row], name if row == 0 else None)
+            draw_image(ax, column_images[row], name if row == 0 else None)
             if scores is not None:
-                ax.set_xlabel(_format_db(scores[row]), fontsize=7)
+                ax.set_xlabel(format_db(scores[row]), fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -190,9 +188,9 @@ def show_hole_crops(outputs: Mapping[str, np.ndarray], masks, ground_truth, *, c
     """
     from course_lib import perception
 
-    truth = _as_display_batch(ground_truth)
+    truth = as_display_batch(ground_truth)
     masks = np.asarray(masks, dtype=np.float32)
-    composites = {name: truth * masks + _as_display_batch(out) * (1.0 - masks) for name, out in outputs.items()}
+    composites = {name: truth * masks + as_display_batch(out) * (1.0 - masks) for name, out in outputs.items()}
     columns = {"input": masked_input(truth, masks), "ground truth": truth, **composites}
     sharp = {name: perception.sharpness(truth, out, masks) for name, out in composites.items()}
     fig, axes = plt.subplots(len(truth), len(columns), squeeze=False,
@@ -214,7 +212,8 @@ def show_hole_crops(outputs: Mapping[str, np.ndarray], masks, ground_truth, *, c
     return fig
 
 
-def _format_db(value: float) -> str:
+def format_db(value: float) -> str:
+    """A value in dB for a title: one decimal, "exact" for +inf (a perfect fill), "n/a" for NaN (no hole)."""
     return f"{value:.1f} dB" if np.isfinite(value) else ("exact" if value > 0 else "n/a")
 
 
@@ -387,125 +386,6 @@ def plot_mask_pyramid(masks_per_layer, titles=None, *, cell_size: float = 1.8):
         mask = np.asarray(mask, dtype=np.float32)
         mask = mask[0] if mask.ndim == 4 else mask
         mask = np.clip(mask[..., 0] if mask.ndim == 3 else mask, 0.0, 1.0)
-        _draw(ax, mask, f"{name}\n{mask.shape[0]}x{mask.shape[1]}, holes {np.mean(mask == 0):.0%}")
-    fig.tight_layout()
-    return fig
-
-
-# --------------------------------------------------------------------------- the explorer
-#: Name of the mask family drawn with the four box sliders.
-SLIDER_BOX = "box (sliders)"
-#: The explorer lists evaluation group g as "eval: g" (``"strokes"`` is both a family and a group).
-EVAL_PREFIX = "eval: "
-
-
-def _explorer_mask(family: str, seed: int, size: int, box: tuple[int, int, int, int]) -> np.ndarray:
-    """One mask (1, size, size, 1) for the explorer's current choice; 1 = valid, 0 = hole."""
-    if family == SLIDER_BOX:
-        x, y, width, height = box
-        mask = np.ones((1, size, size, 1), np.float32)
-        mask[0, y:y + height, x:x + width] = 0.0
-        return mask
-    if family.startswith(EVAL_PREFIX):
-        group = masks_lib.load_eval_masks()[family.removeprefix(EVAL_PREFIX)]
-        return group[seed % len(group)][None]
-    return masks_lib.make_masks(family, 1, size, seed=seed)
-
-
-def _render_png(fig: matplotlib.figure.Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def inpainting_explorer(images, methods: Mapping[str, Callable], mask_families=None, *, seed: int = 0,
-                        cell_size: float = 1.8):
-    """An interactive comparison: choose an image and a mask, see every method's result and hole PSNR.
-
-    Controls: an image slider; a mask family (those of ``masks.MASK_FAMILIES`` such as
-    ``"strokes"``, ``"irregular"``, ``"boxes"``; the evaluation groups such as ``"eval: 0.3-0.4"``
-    (mask ``seed mod K`` of that group); and ``"box (sliders)"``); a seed; and four sliders (x, y, width, height) that draw a rectangular
-    hole when ``"box (sliders)"`` is chosen.  Drawing a free-hand mask would need a canvas
-    widget (ipycanvas, ipyevents) that plain ipywidgets and Colab do not have, so the hole you
-    draw yourself is a rectangle set with sliders: it works everywhere ipywidgets works.
-
-    The figure is a PNG in an ``ipywidgets.Image``, rendered without pyplot, so nothing depends on
-    the notebook's matplotlib backend.  The widget works without a front end too: change a
-    control's ``value`` (or call ``widget.update()``) and read ``widget.state``.
-
-    Args:
-        images: (N, H, W, 3) float in [0, 1] or uint8.
-        methods: ``{name: callable(images, masks) -> images}``, batches in and out (float32, masks
-            1 = valid, 0 = hole), e.g. ``evaluate.method_functions({"pconv": model})``.
-        mask_families: the families offered (default: all of the above).
-        seed: initial seed.
-
-    Returns:
-        An ``ipywidgets.VBox`` with extra attributes: ``controls`` (dict of the widgets by name),
-        ``update()`` (redraw now) and ``state`` (dict: ``"mask"`` (1, H, W, 1), ``"outputs"``
-        {name: (1, H, W, 3)}, ``"hole_psnr"`` {name: float}, ``"figure"``, ``"png"`` bytes).
-    """
-    import ipywidgets as widgets
-
-    images = _as_display_batch(images)
-    size = images.shape[1]
-    eval_groups = [EVAL_PREFIX + group for group in masks_lib.eval_mask_names()]
-    families = list(mask_families or [*masks_lib.MASK_FAMILIES, *eval_groups, SLIDER_BOX])
-
-    slider = dict(continuous_update=False, style={"description_width": "initial"})
-    controls = {
-        "image": widgets.IntSlider(0, 0, len(images) - 1, description="image", **slider),
-        "family": widgets.Dropdown(options=families, value=families[0], description="mask"),
-        "seed": widgets.IntText(seed, description="seed"),
-        "x": widgets.IntSlider(size // 4, 0, size - 1, description="box x", **slider),
-        "y": widgets.IntSlider(size // 4, 0, size - 1, description="box y", **slider),
-        "width": widgets.IntSlider(size // 2, 1, size, description="box width", **slider),
-        "height": widgets.IntSlider(size // 2, 1, size, description="box height", **slider),
-    }
-    box_controls = widgets.HBox([controls[k] for k in ("x", "y", "width", "height")])
-    picture = widgets.Image(format="png")
-    state = {}
-
-    def update(*_):
-        family = controls["family"].value
-        box_controls.layout.display = None if family == SLIDER_BOX else "none"
-        box = tuple(controls[k].value for k in ("x", "y", "width", "height"))
-        mask = _explorer_mask(family, controls["seed"].value, size, box)
-        truth = images[controls["image"].value][None]
-        outputs = {name: np.clip(np.asarray(run(truth, mask), np.float32), 0, 1) for name, run in methods.items()}
-        hole_psnr = {name: float(metrics_lib.psnr(truth, out, hole_mask=1 - mask)[0]) for name, out in outputs.items()}
-        figure = _explorer_figure(truth, mask, outputs, hole_psnr, cell_size)
-        png = _render_png(figure)
-        picture.value = png
-        state.update(mask=mask, outputs=outputs, hole_psnr=hole_psnr, figure=figure, png=png)
-
-    for control in controls.values():
-        control.observe(update, names="value")
-    explorer = widgets.VBox([widgets.HBox([controls["image"], controls["family"], controls["seed"]]),
-                             box_controls, picture])
-    explorer.controls, explorer.update, explorer.state = controls, update, state
-    update()
-    return explorer
-
-
-#: Panels per row of the explorer's picture: four 1.8-inch panels at 100 dpi make it 720 pixels wide, so that
-#: its titles are drawn at their size (about 11 pixels) where a notebook shows it 720 pixels wide.
-EXPLORER_COLUMNS = 4
-
-
-def _explorer_figure(truth, mask, outputs, hole_psnr, cell_size) -> matplotlib.figure.Figure:
-    """Rows of :data:`EXPLORER_COLUMNS` panels: masked input, each method titled with its hole PSNR, ground truth
-    (not pyplot-managed)."""
-    panels = [("input", masked_input(truth, mask)[0])]
-    panels += [(f"{name}\nhole PSNR {_format_db(hole_psnr[name])}", out[0]) for name, out in outputs.items()]
-    panels.append(("ground truth", truth[0]))
-    n_cols = min(EXPLORER_COLUMNS, len(panels))
-    n_rows = math.ceil(len(panels) / n_cols)
-    fig = matplotlib.figure.Figure(figsize=(cell_size * n_cols, (cell_size + 0.5) * n_rows))
-    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
-    for ax, (title, image) in zip(axes, panels):
-        _draw(ax, image, title)
-    for ax in axes[len(panels):]:
-        ax.axis("off")
+        draw_image(ax, mask, f"{name}\n{mask.shape[0]}x{mask.shape[1]}, holes {np.mean(mask == 0):.0%}")
     fig.tight_layout()
     return fig

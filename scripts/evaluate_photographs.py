@@ -3,7 +3,7 @@ not CIFAR-10, and store the results for notebook 10.
 
     .venv/bin/python scripts/evaluate_photographs.py [--n 300] [--seed 0] [--out results/photographs]
 
-The images are ``course_lib.data.sample_photographs(n, seed=seed)``: random square crops of
+The images are ``course_lib.photographs.sample_photographs(n, seed=seed)``: random square crops of
 scikit-image's sample photographs, shrunk to 32 x 32 with anti-aliasing.  The masks are the fixed
 evaluation masks, paired with the images as on CIFAR-10 (image i gets mask i mod K of each group).
 Every classical method runs except ``database``, whose images are CIFAR-10's.  Writes
@@ -22,7 +22,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from course_lib import classical, config, data  # noqa: E402  (after the log level)
+from course_lib import config, photographs  # noqa: E402  (after the log level)
 
 #: Where the course keeps the results that notebook 10 reads.
 STORED_DIR = config.REPO_ROOT / "results" / "photographs"
@@ -38,12 +38,12 @@ def main(argv=None):
     from course_lib import evaluate, names, pretrained
 
     try:
-        images = data.sample_photographs(args.n, seed=args.seed)
+        images = photographs.sample_photographs(args.n, seed=args.seed)
         networks = {name: (name, pretrained.load_pretrained(name)) for name in names.MODEL_NAMES}
         evaluate.evaluate(
-            networks, images=images, out_dir=args.out, seed=args.seed, methods=list(classical.CLASSICAL_METHODS),
+            networks, images=images, out_dir=args.out, seed=args.seed, methods=list(evaluate.CLASSICAL_METHODS),
             images_source="random crops of scikit-image's sample photographs, shrunk to 32 x 32 "
-                          "(course_lib.data.sample_photographs)")
+                          "(course_lib.photographs.sample_photographs)")
     except (ValueError, OSError) as error:
         parser.exit(2, f"evaluate_photographs: {error}\n")
     print(f"stored in {args.out}")

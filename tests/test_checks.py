@@ -514,8 +514,8 @@ def test_check_block_mean(capsys):
     assert "mix pixels" in capsys.readouterr().out
 
     def with_the_library(image, k):
-        from course_lib import data
-        return data.shrink(np.round(image * 255).astype(np.uint8), image.shape[0] // k) / 255
+        from course_lib import photographs
+        return photographs.shrink(np.round(image * 255).astype(np.uint8), image.shape[0] // k) / 255
 
     assert beyond_cifar.check_block_mean(with_the_library) is False
-    assert "data.shrink" in capsys.readouterr().out
+    assert "photographs.shrink" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""course_lib.classical against OpenCV and scikit-image called directly, brute-force loops and exact solutions.
+"""The classical methods (course_lib.classical, .patch_inpainting, .database_inpainting) against OpenCV and
+scikit-image called directly, brute-force loops and exact solutions.
 
 Masks are built by hand here (course convention: 1 = valid, 0 = hole), so these tests do not
 depend on course_lib.masks.
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from skimage.restoration import inpaint_biharmonic as skimage_inpaint_biharmonic
 
-from course_lib import classical
+from course_lib import classical, database_inpainting, evaluate, patch_inpainting
 
 
 def _images(n=3, size=32, seed=0):
@@ -32,10 +33,10 @@ def _masks(n=3, size=32, seed=0):
 
 
 # ----------------------------------------------------------------------- shared contract
-@pytest.mark.parametrize("name", list(classical.CLASSICAL_METHODS))
+@pytest.mark.parametrize("name", list(evaluate.CLASSICAL_METHODS))
 def test_every_method_keeps_known_pixels_and_returns_float32_in_range(name):
     images, masks = _images(), _masks()
-    filled = classical.CLASSICAL_METHODS[name](images, masks)
+    filled = evaluate.CLASSICAL_METHODS[name](images, masks)
     assert filled.shape == images.shape and filled.dtype == np.float32
     assert filled.min() >= 0 and filled.max() <= 1
     known = masks[..., 0] == 1
@@ -43,12 +44,12 @@ def test_every_method_keeps_known_pixels_and_returns_float32_in_range(name):
     assert np.any(filled[~known] != images[~known])          # the holes were actually filled
 
 
-@pytest.mark.parametrize("name", list(classical.CLASSICAL_METHODS))
+@pytest.mark.parametrize("name", list(evaluate.CLASSICAL_METHODS))
 def test_no_hole_gives_the_image_back_and_all_hole_gives_gray(name):
     images = _images(n=2)
     masks = np.ones((2, 32, 32, 1), np.float32)
     masks[1] = 0
-    filled = classical.CLASSICAL_METHODS[name](images, masks)
+    filled = evaluate.CLASSICAL_METHODS[name](images, masks)
     np.testing.assert_array_equal(filled[0], images[0])
     np.testing.assert_allclose(filled[1], 0.5)
 
@@ -56,13 +57,14 @@ def test_no_hole_gives_the_image_back_and_all_hole_gives_gray(name):
 @pytest.mark.parametrize("name", ["mean fill", "diffusion", "telea"])
 def test_masks_without_channel_axis_are_accepted(name):
     images, masks = _images(n=2), _masks(n=2)
-    method = classical.CLASSICAL_METHODS[name]
+    method = evaluate.CLASSICAL_METHODS[name]
     np.testing.assert_array_equal(method(images, masks[..., 0]), method(images, masks))
 
 
 def test_method_names():
-    assert list(classical.CLASSICAL_METHODS) == ["mean fill", "diffusion", "telea", "navier-stokes", "biharmonic",
-                                                 "patch"]
+    assert list(evaluate.CLASSICAL_METHODS) == ["mean fill", "diffusion", "telea", "navier-stokes", "biharmonic",
+                                                "patch"]
+    assert list(classical.SMOOTHING_METHODS) == list(evaluate.CLASSICAL_METHODS)[:5]
 
 
 # ----------------------------------------------------------------------- mean fill
@@ -165,9 +167,9 @@ def test_biharmonic_matches_scikit_image():
 
 
 # ----------------------------------------------------------------------- input checks
-@pytest.mark.parametrize("name", list(classical.CLASSICAL_METHODS))
+@pytest.mark.parametrize("name", list(evaluate.CLASSICAL_METHODS))
 def test_bad_inputs_are_refused_with_a_fix(name):
-    method = classical.CLASSICAL_METHODS[name]
+    method = evaluate.CLASSICAL_METHODS[name]
     images, masks = _images(n=1), _masks(n=1)
     with pytest.raises(ValueError, match=r"\[None\]"):
         method(images[0], masks)
@@ -208,7 +210,7 @@ def _hole_psnr(truth, filled, mask):
 @pytest.mark.parametrize("kind", ["stripes", "checkerboard"])
 def test_patch_copying_reproduces_a_periodic_texture_where_biharmonic_blurs(kind):
     truth, mask = _texture(kind), _box_mask(32, 10, 11, 10, 10)
-    filled = classical.inpaint_patch(truth, mask)
+    filled = patch_inpainting.inpaint_patch(truth, mask)
     np.testing.assert_array_equal(filled, truth)
     assert _hole_psnr(truth, classical.inpaint_biharmonic(truth, mask), mask) < 15      # what diffusion gets
 
@@ -232,7 +234,7 @@ def test_vectorised_patch_search_chooses_what_a_loop_chooses(patch_size):
     image = rng.random((12, 14, 3)).astype(np.float32)
     known = np.ones((12, 14), bool)
     known[rng.integers(0, 12, 6), rng.integers(0, 14, 6)] = False
-    sources = classical._SourcePatches(image, known, patch_size)
+    sources = patch_inpainting._SourcePatches(image, known, patch_size)
     assert 3 <= len(sources) < (12 - patch_size + 1) * (14 - patch_size + 1)     # some patches left out
     for _ in range(5):
         target = rng.random((patch_size, patch_size, 3))
@@ -247,7 +249,7 @@ def test_among_equally_good_source_patches_the_nearest_wins():
     image = np.full((12, 14, 3), 0.3, np.float32)
     image[2, 3] = image[9, 10] = 0.8                   # patches holding these differ from the flat ones
     known = np.ones((12, 14), bool)
-    sources = classical._SourcePatches(image, known, 3)
+    sources = patch_inpainting._SourcePatches(image, known, 3)
     target = np.full((3, 3, 3), 0.3)
     weight = np.zeros((3, 3))
     weight[0] = 1                                       # only the top row of the target is known
@@ -279,8 +281,8 @@ def _confidence_by_loop(known, y, x, r):
 def test_the_data_term_starts_where_the_edge_enters_the_hole_and_confidence_alone_at_a_corner():
     image, mask = _edge_image()
     known = mask[0, ..., 0] == 1
-    _, with_data = classical._patch_fill_one(image[0], known, 5, data_term=True)
-    _, without = classical._patch_fill_one(image[0], known, 5, data_term=False)
+    _, with_data = patch_inpainting._patch_fill_one(image[0], known, 5, data_term=True)
+    _, without = patch_inpainting._patch_fill_one(image[0], known, 5, data_term=False)
     # Confidence alone: the first target is the front pixel whose patch is the most known (a corner).
     hole = ~known
     front = [(y, x) for y, x in zip(*np.nonzero(hole))
@@ -295,7 +297,7 @@ def test_the_data_term_starts_where_the_edge_enters_the_hole_and_confidence_alon
 
 def test_patch_continues_a_straight_edge_through_the_hole():
     image, mask = _edge_image()
-    filled = classical.inpaint_patch(image, mask)
+    filled = patch_inpainting.inpaint_patch(image, mask)
     np.testing.assert_array_equal(filled, image)
     assert np.abs(classical.inpaint_biharmonic(image, mask) - image).max() > 0.1
 
@@ -304,15 +306,15 @@ def test_the_data_term_continues_a_diagonal_line_that_confidence_alone_breaks():
     yy, xx = np.mgrid[:32, :32]
     image = np.where((np.abs(yy - xx) <= 1)[..., None], [0.9, 0.9, 0.9], [0.2, 0.2, 0.2]).astype(np.float32)[None]
     mask = _box_mask(32, 10, 10, 12, 12)
-    np.testing.assert_array_equal(classical.inpaint_patch(image, mask), image)
-    without = classical.inpaint_patch(image, mask, data_term=False)
+    np.testing.assert_array_equal(patch_inpainting.inpaint_patch(image, mask), image)
+    without = patch_inpainting.inpaint_patch(image, mask, data_term=False)
     assert _hole_psnr(image, without, mask) < 30
 
 
 def test_patch_keeps_known_pixels_is_deterministic_and_stays_in_range():
     images, masks = _images(n=2, seed=5), _masks(n=2, seed=5)
-    first = classical.inpaint_patch(images, masks, patch_size=7)
-    np.testing.assert_array_equal(first, classical.inpaint_patch(images, masks, patch_size=7))
+    first = patch_inpainting.inpaint_patch(images, masks, patch_size=7)
+    np.testing.assert_array_equal(first, patch_inpainting.inpaint_patch(images, masks, patch_size=7))
     known = masks[..., 0] == 1
     np.testing.assert_array_equal(first[known], images[known])
     assert first.dtype == np.float32 and 0 <= first.min() and first.max() <= 1
@@ -326,7 +328,7 @@ def test_patch_falls_back_to_diffusion_when_no_patch_is_entirely_known():
     images = _images(n=2, size=8, seed=6)
     masks = np.ones((2, 8, 8, 1), np.float32)
     masks[:, ::3, :] = 0                           # every 5 x 5 patch holds a hole row
-    filled = classical.inpaint_patch(images, masks)
+    filled = patch_inpainting.inpaint_patch(images, masks)
     for i in range(2):                             # diffusion stops when its whole batch has converged
         np.testing.assert_array_equal(filled[i], classical.inpaint_diffusion(images[i:i + 1], masks[i:i + 1])[0])
 
@@ -335,7 +337,7 @@ def test_patch_handles_no_hole_and_all_hole_and_refuses_bad_inputs():
     images = _images(n=2)
     masks = np.ones((2, 32, 32, 1), np.float32)
     masks[1] = 0
-    filled = classical.inpaint_patch(images, masks)
+    filled = patch_inpainting.inpaint_patch(images, masks)
     np.testing.assert_array_equal(filled[0], images[0])
     np.testing.assert_array_equal(filled[1], np.full_like(images[1], 0.5))
     with_nan = images.copy()
@@ -343,13 +345,13 @@ def test_patch_handles_no_hole_and_all_hole_and_refuses_bad_inputs():
     for bad_images, bad_masks, message in [(with_nan, masks, "NaN"), (images[:0], masks[:0], "empty"),
                                            (images, masks * 255, "0/255")]:
         with pytest.raises(ValueError, match=message):
-            classical.inpaint_patch(bad_images, bad_masks)
+            patch_inpainting.inpaint_patch(bad_images, bad_masks)
 
 
 @pytest.mark.parametrize("patch_size", [4, 1, 0, 5.0, True])
 def test_patch_refuses_a_patch_size_that_has_no_centre(patch_size):
     with pytest.raises(ValueError, match="odd integer"):
-        classical.inpaint_patch(_images(n=1), _masks(n=1), patch_size=patch_size)
+        patch_inpainting.inpaint_patch(_images(n=1), _masks(n=1), patch_size=patch_size)
 
 
 # ----------------------------------------------------------------------- from a database of images
@@ -368,13 +370,13 @@ def _random_masks(n, size, seed, hole=0.4):
 
 @pytest.mark.parametrize("as_float, chunk, block", [(False, 1024, 256), (True, 1024, 256), (False, 7, 2)])
 def test_nearest_images_are_those_of_a_loop_over_the_database(as_float, chunk, block, monkeypatch):
-    monkeypatch.setattr(classical, "_DATABASE_CHUNK", chunk)      # small: the search runs chunk by chunk
-    monkeypatch.setattr(classical, "_QUERY_BLOCK", block)
+    monkeypatch.setattr(database_inpainting, "_DATABASE_CHUNK", chunk)      # small: the search runs chunk by chunk
+    monkeypatch.setattr(database_inpainting, "_QUERY_BLOCK", block)
     database = _database()
     queries = _database(m=5, seed=8).astype(np.float32) / 255
     masks = _random_masks(5, 8, seed=9)
     given = database.astype(np.float32) / 255 if as_float else database
-    indices, distances = classical.nearest_images(queries, masks, given, k=4)
+    indices, distances = database_inpainting.nearest_images(queries, masks, given, k=4)
     reference = database.astype(np.float32) / 255
     for i in range(5):
         by_loop = [float((masks[i] * (queries[i].astype(np.float64) - reference[j]) ** 2).sum())
@@ -388,10 +390,10 @@ def test_an_image_of_the_database_finds_itself_and_its_hole_is_ignored():
     database = _database().astype(np.float32) / 255
     query, mask = database[[7]], _random_masks(1, 8, seed=10)
     database[3] = np.where(mask[0] == 1, database[7], 1 - database[7])      # same known pixels, other hole
-    indices, distances = classical.nearest_images(query, mask, database, k=3)
+    indices, distances = database_inpainting.nearest_images(query, mask, database, k=3)
     assert indices[0, :2].tolist() == [3, 7] and distances[0, :2].tolist() == [0, 0]
     assert distances[0, 2] > 0
-    filled = classical.inpaint_database(database[[7]], mask, np.delete(database, 3, axis=0), k=1)
+    filled = database_inpainting.inpaint_database(database[[7]], mask, np.delete(database, 3, axis=0), k=1)
     np.testing.assert_allclose(filled, database[[7]], atol=1e-6)          # its own hole, from itself
 
 
@@ -405,8 +407,8 @@ def test_database_fills_by_mean_by_matched_colour_and_by_poisson_blending():
     hole = mask[..., 0] == 0
     for neighbour, matched_exact in ((brighter, True), (lit, False)):
         database = np.concatenate([neighbour, rng.random((5, 12, 12, 3)).astype(np.float32)])
-        fills = {fill: classical.inpaint_database(truth, mask, database, k=1, fill=fill)
-                 for fill in classical.DATABASE_FILLS}
+        fills = {fill: database_inpainting.inpaint_database(truth, mask, database, k=1, fill=fill)
+                 for fill in database_inpainting.DATABASE_FILLS}
         np.testing.assert_allclose(fills["mean"][hole], neighbour[hole], atol=1e-6)
         np.testing.assert_allclose(fills["poisson"][hole], truth[hole], atol=5e-3)
         if matched_exact:
@@ -420,21 +422,22 @@ def test_database_keeps_known_pixels_stays_in_range_and_handles_no_hole_and_all_
     masks = _random_masks(4, 8, seed=13, hole=0.6)
     masks[2], masks[3] = 1, 0
     database = _database(m=30, seed=14)
-    for fill in classical.DATABASE_FILLS:
-        filled = classical.inpaint_database(images, masks, database, k=3, fill=fill)
+    for fill in database_inpainting.DATABASE_FILLS:
+        filled = database_inpainting.inpaint_database(images, masks, database, k=3, fill=fill)
         assert filled.dtype == np.float32 and 0 <= filled.min() and filled.max() <= 1
         known = masks[..., 0] == 1
         np.testing.assert_array_equal(filled[known], images[known])
         np.testing.assert_array_equal(filled[2], images[2])
         np.testing.assert_array_equal(filled[3], np.full_like(images[3], 0.5))
-        np.testing.assert_array_equal(filled, classical.inpaint_database(images, masks, database, k=3, fill=fill))
+        again = database_inpainting.inpaint_database(images, masks, database, k=3, fill=fill)
+        np.testing.assert_array_equal(filled, again)
 
 
 def test_make_database_method_is_a_two_argument_method_equal_to_inpaint_database():
     images, masks, database = _database(m=3, seed=15) / np.float32(255), _random_masks(3, 8, seed=16), _database()
-    method = classical.make_database_method(database, k=2, fill="matched")
+    method = database_inpainting.make_database_method(database, k=2, fill="matched")
     np.testing.assert_array_equal(method(images, masks),
-                                  classical.inpaint_database(images, masks, database, k=2, fill="matched"))
+                                  database_inpainting.inpaint_database(images, masks, database, k=2, fill="matched"))
     with pytest.raises(ValueError, match="same size"):
         method(_images(n=1), _masks(n=1))
 
@@ -447,17 +450,17 @@ def test_database_refuses_bad_databases_and_arguments_with_a_fix():
     for bad, message in [(with_nan, "NaN"), (database * 1.0, "255"), (database[..., 0], "complete images"),
                          (database[:0], "empty"), (_database(m=10, size=8), "same size")]:
         with pytest.raises(ValueError, match=message):
-            classical.inpaint_database(images, masks, bad)
+            database_inpainting.inpaint_database(images, masks, bad)
     with pytest.raises(ValueError, match="between 1 and"):
-        classical.inpaint_database(images, masks, database, k=11)
+        database_inpainting.inpaint_database(images, masks, database, k=11)
     with pytest.raises(ValueError, match="choose one of"):
-        classical.inpaint_database(images, masks, database, fill="median")
+        database_inpainting.inpaint_database(images, masks, database, fill="median")
     with pytest.raises(ValueError, match="NaN"):
-        classical.make_database_method(with_nan)
+        database_inpainting.make_database_method(with_nan)
     # The images and masks get the checks of every other method.
     nan_images = images.copy()
     nan_images[0, 0, 0, 0] = np.nan
     for bad_images, bad_masks, message in [(nan_images, masks, "NaN"), (images[:0], masks[:0], "empty"),
                                            (images, masks * 255, "0/255")]:
         with pytest.raises(ValueError, match=message):
-            classical.inpaint_database(bad_images, bad_masks, database)
+            database_inpainting.inpaint_database(bad_images, bad_masks, database)

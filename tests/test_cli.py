@@ -134,7 +134,7 @@ def _fake_evaluate(monkeypatch):
 def test_evaluate_scores_a_folder_or_photographs_instead_of_cifar10(monkeypatch, tmp_path):
     from PIL import Image
 
-    from course_lib import data
+    from course_lib import photographs
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -143,12 +143,12 @@ def test_evaluate_scores_a_folder_or_photographs_instead_of_cifar10(monkeypatch,
     calls = _fake_evaluate(monkeypatch)
     assert main(["evaluate", "--images", str(folder), "--out", str(tmp_path / "a")]) == 0
     assert main(["evaluate", "--photographs", "5", "--seed", "2", "--n-test", "4", "--out", str(tmp_path / "b")]) == 0
-    from_folder, photographs = calls
+    from_folder, from_photographs = calls
     np.testing.assert_array_equal(from_folder["images"], np.full((3, 32, 32, 3), [[[[0]]], [[[50]]], [[[100]]]]))
     assert str(folder) in from_folder["images_source"]
-    np.testing.assert_array_equal(photographs["images"], data.sample_photographs(5, seed=2))
-    assert (photographs["n_test"], photographs["seed"]) == (4, 2)
-    assert "sample photographs" in photographs["images_source"]
+    np.testing.assert_array_equal(from_photographs["images"], photographs.sample_photographs(5, seed=2))
+    assert (from_photographs["n_test"], from_photographs["seed"]) == (4, 2)
+    assert "sample photographs" in from_photographs["images_source"]
 
 
 @pytest.mark.parametrize("make, message", [

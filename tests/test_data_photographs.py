@@ -5,7 +5,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from course_lib import data
+from course_lib import photographs
 
 
 def _block_mean(image, size):
@@ -16,41 +16,41 @@ def _block_mean(image, size):
 
 
 def test_a_crop_of_the_astronaut_computed_by_hand():
-    crops = data.photograph_crops(4, size=16, seed=3, photographs=("astronaut",))
-    images = data.sample_photographs(4, size=16, seed=3, photographs=("astronaut",))
+    crops = photographs.photograph_crops(4, size=16, seed=3, photographs=("astronaut",))
+    images = photographs.sample_photographs(4, size=16, seed=3, photographs=("astronaut",))
     astronaut = skimage.data.astronaut()
     assert images.shape == (4, 16, 16, 3) and images.dtype == np.uint8
     for crop, image in zip(crops, images):
-        assert crop.photograph == "astronaut" and crop.side % 16 == 0 and 2 <= crop.side // 16 <= data.MAX_SHRINK
+        assert crop.photograph == "astronaut" and crop.side % 16 == 0 and 2 <= crop.side // 16 <= photographs.MAX_SHRINK
         assert crop.top + crop.side <= 512 and crop.left + crop.side <= 512
         by_hand = _block_mean(astronaut[crop.top:crop.top + crop.side, crop.left:crop.left + crop.side], 16)
         np.testing.assert_array_equal(image, by_hand)
 
 
 def test_grey_photographs_become_three_equal_channels():
-    images = data.sample_photographs(3, seed=1, photographs=("camera", "moon"))
+    images = photographs.sample_photographs(3, seed=1, photographs=("camera", "moon"))
     assert images.shape == (3, 32, 32, 3)
     np.testing.assert_array_equal(images[..., 0], images[..., 1])
     np.testing.assert_array_equal(images[..., 0], images[..., 2])
-    crop = data.photograph_crops(1, seed=1, photographs=("camera",))[0]
+    crop = photographs.photograph_crops(1, seed=1, photographs=("camera",))[0]
     camera = skimage.data.camera()[crop.top:crop.top + crop.side, crop.left:crop.left + crop.side]
     np.testing.assert_array_equal(images[0, ..., 0], _block_mean(camera[..., None], 32)[..., 0])
 
 
 def test_the_sample_is_reproducible_nested_and_varied():
-    first, again = data.sample_photographs(26, seed=5), data.sample_photographs(26, seed=5)
+    first, again = photographs.sample_photographs(26, seed=5), photographs.sample_photographs(26, seed=5)
     np.testing.assert_array_equal(first, again)
-    np.testing.assert_array_equal(data.sample_photographs(7, seed=5), first[:7])  # a prefix of a larger sample
-    assert not np.array_equal(data.sample_photographs(26, seed=6), first)
-    crops = data.photograph_crops(26, seed=5)
-    assert [c.photograph for c in crops] == list(data.PHOTOGRAPHS) * 2  # each photograph in turn
+    np.testing.assert_array_equal(photographs.sample_photographs(7, seed=5), first[:7])  # a prefix of a larger sample
+    assert not np.array_equal(photographs.sample_photographs(26, seed=6), first)
+    crops = photographs.photograph_crops(26, seed=5)
+    assert [c.photograph for c in crops] == list(photographs.PHOTOGRAPHS) * 2  # each photograph in turn
     assert len({c.side for c in crops}) > 3
     assert len({image.tobytes() for image in first}) == 26
 
 
 def test_every_photograph_loads_offline_as_rgb():
-    for name in data.PHOTOGRAPHS:
-        image = data.photograph(name)
+    for name in photographs.PHOTOGRAPHS:
+        image = photographs.photograph(name)
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[-1] == 3 and min(image.shape[:2]) >= 64
 
 
@@ -63,16 +63,16 @@ def test_every_photograph_loads_offline_as_rgb():
 ])
 def test_bad_arguments_name_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        data.sample_photographs(**kwargs)
+        photographs.sample_photographs(**kwargs)
 
 
 def test_shrink_is_the_block_mean_and_does_not_alias():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(data.shrink(image, 32), _block_mean(image, 32))
+    np.testing.assert_array_equal(photographs.shrink(image, 32), _block_mean(image, 32))
     stripes = np.zeros((64, 64, 3), np.uint8)
     stripes[:, ::2] = 255  # one-pixel stripes: finer than a 32 x 32 image can show
-    shrunk = data.shrink(stripes, 32)
+    shrunk = photographs.shrink(stripes, 32)
     assert np.all(np.abs(shrunk.astype(int) - 128) <= 1)  # their average grey, not black or white stripes
     assert np.array_equal(np.unique(stripes[::2, ::2]), [255])  # what taking one pixel in two would give
 
@@ -94,7 +94,7 @@ def test_a_folder_written_with_pil_reads_back(tmp_path):
     (tmp_path / "sub").mkdir()
     _write(tmp_path / "sub" / "ignored.png", wide)
 
-    images = data.load_image_folder(tmp_path)
+    images = photographs.load_image_folder(tmp_path)
     assert images.shape == (4, 32, 32, 3) and images.dtype == np.uint8
     np.testing.assert_array_equal(images[0], _block_mean(wide[:, 32:96], 32))
     np.testing.assert_array_equal(images[1], np.repeat(grey[..., None], 3, axis=-1))
@@ -103,7 +103,7 @@ def test_a_folder_written_with_pil_reads_back(tmp_path):
     decoded = np.asarray(Image.open(tmp_path / "d_photo.jpg").convert("RGB"))
     assert np.abs(images[3].astype(int) - _block_mean(decoded, 32)).max() <= 2
 
-    squashed = data.load_image_folder(tmp_path, size=16, crop=False)
+    squashed = photographs.load_image_folder(tmp_path, size=16, crop=False)
     assert squashed.shape == (4, 16, 16, 3)
     expected = wide.astype(np.float64).reshape(16, 4, 16, 8, 3).mean(axis=(1, 3))  # 4 x 8 blocks of the whole image
     np.testing.assert_array_equal(squashed[0], np.floor(expected + 0.5).astype(np.uint8))
@@ -111,23 +111,23 @@ def test_a_folder_written_with_pil_reads_back(tmp_path):
 
 def test_folder_errors_are_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="No folder at .*missing"):
-        data.load_image_folder(tmp_path / "missing")
+        photographs.load_image_folder(tmp_path / "missing")
     (tmp_path / "file.png").write_bytes(b"")
     with pytest.raises(FileNotFoundError, match="it is a file"):
-        data.load_image_folder(tmp_path / "file.png")
+        photographs.load_image_folder(tmp_path / "file.png")
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.txt").write_text("x")
     with pytest.raises(ValueError, match=r"No PNG or JPEG image in .*empty \(1 other file"):
-        data.load_image_folder(empty)
+        photographs.load_image_folder(empty)
     broken = tmp_path / "broken"
     broken.mkdir()
     _write(broken / "good.png", np.zeros((32, 32, 3), np.uint8))
     (broken / "bad.jpg").write_bytes(b"this is not a JPEG")
     with pytest.raises(ValueError, match=r"Cannot read .*bad\.jpg as an image"):
-        data.load_image_folder(broken)
+        photographs.load_image_folder(broken)
     with pytest.raises(ValueError, match="Cannot read .*file.png"):
-        data.load_image_folder(tmp_path)  # the empty file.png
+        photographs.load_image_folder(tmp_path)  # the empty file.png
 
 
 def _area_weights(n_in, n_out):
@@ -144,4 +144,4 @@ def test_shrink_by_a_fraction_averages_the_area_each_pixel_covers():
     image = np.random.default_rng(2).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     rows, columns = _area_weights(50, 32), _area_weights(70, 32)
     expected = np.einsum("ih,hwc,jw->ijc", rows, image.astype(np.float64), columns)
-    assert np.abs(data.shrink(image, 32).astype(float) - expected).max() <= 0.5 + 1e-6
+    assert np.abs(photographs.shrink(image, 32).astype(float) - expected).max() <= 0.5 + 1e-6

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import classical, environment, evaluate, masks as masks_lib, reporting
+from course_lib import classical, database_inpainting, environment, evaluate, masks as masks_lib, reporting
 
 SIZE = 32
 # Constant images: every method's error is one number per image, so metrics are easy by hand.
@@ -306,11 +306,11 @@ def test_the_database_is_the_training_images_and_competes_only_on_cifar(tmp_path
     np.testing.assert_array_equal(database, training_pool)           # the images split_train_val trains on
 
     everything = evaluate.method_functions()
-    assert list(everything) == [*classical.CLASSICAL_METHODS, evaluate.DATABASE_METHOD]
+    assert list(everything) == [*evaluate.CLASSICAL_METHODS, evaluate.DATABASE_METHOD]
     images, masks = data.images_to_float(x_train[-2:]), np.ones((2, 32, 32, 1), np.float32)
     masks[:, 8:24, 8:24] = 0.0
     np.testing.assert_array_equal(everything["database"](images, masks),
-                                  classical.inpaint_database(images, masks, database))
+                                  database_inpainting.inpaint_database(images, masks, database))
     results = evaluate.evaluate(out_dir=tmp_path / "out", images=constant_images(), figures=False, verbose=False)
     assert evaluate.DATABASE_METHOD not in results["metadata"]["methods"]   # other images: no database by default
     with pytest.raises(ValueError, match="Unknown classical method"):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_lib import classical, data, evaluate, masks, metrics, models, pipeline, seed_study, validation
+from course_lib import classical, data, evaluate, masks, metrics, models, photographs, pipeline, seed_study, validation
 
 IMAGES = np.random.default_rng(0).random((2, 8, 8, 3)).astype(np.float32)
 MASKS = np.ones((2, 8, 8, 1), np.float32)
@@ -118,8 +118,8 @@ def test_seeds_start_at_zero():
 COUNT_AND_SEED_ENTRY_POINTS = {
     "pipeline.make_dataset batch_size": (lambda v: pipeline.make_dataset("pconv", IMAGES, batch_size=v), "batch_size"),
     "pipeline.make_dataset seed": (lambda v: pipeline.make_dataset("pconv", IMAGES, batch_size=2, seed=v), "seed"),
-    "data.sample_photographs n": (lambda v: data.sample_photographs(v), "n"),
-    "data.shrink size": (lambda v: data.shrink(np.zeros((8, 8, 3), np.uint8), v), "size"),
+    "photographs.sample_photographs n": (lambda v: photographs.sample_photographs(v), "n"),
+    "photographs.shrink size": (lambda v: photographs.shrink(np.zeros((8, 8, 3), np.uint8), v), "size"),
     "seed_study.summarize seeds": (lambda v: seed_study.summarize({}, seeds=(0, v)), r"seeds\[1\]"),
 }
 

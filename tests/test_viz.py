@@ -1,4 +1,5 @@
-"""course_lib.viz: figures have the expected axes and lines; the explorer redraws when a control changes."""
+"""course_lib.viz and course_lib.interactive: figures have the expected axes and lines; the explorer redraws when a
+control changes."""
 
 import csv
 import math
@@ -12,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_lib import classical, masks as masks_lib, viz
+from course_lib import classical, interactive, masks as masks_lib, viz
 
 SIZE = 32
 
@@ -143,13 +144,13 @@ def explorer(monkeypatch):
     eval_masks = {name: box_mask(0, 0, 8, 8 + 2 * k) for k, name in enumerate(masks_lib.eval_mask_names())}
     monkeypatch.setattr(masks_lib, "load_eval_masks", lambda *args, **kwargs: eval_masks)
     methods = {"gray": lambda images, masks: np.full_like(images, 0.5), "mean fill": classical.inpaint_mean}
-    return viz.inpainting_explorer(random_images(3), methods)
+    return interactive.inpainting_explorer(random_images(3), methods)
 
 
 def test_explorer_offers_every_mask_family(explorer):
     options = list(explorer.controls["family"].options)
     assert options == [*masks_lib.MASK_FAMILIES, *("eval: " + g for g in masks_lib.eval_mask_names()),
-                       viz.SLIDER_BOX]
+                       interactive.SLIDER_BOX]
 
 
 def test_explorer_redraws_when_the_image_changes(explorer):
@@ -162,7 +163,7 @@ def test_explorer_redraws_when_the_image_changes(explorer):
 
 def test_explorer_slider_box_gives_a_hand_checkable_hole(explorer):
     controls = explorer.controls
-    controls["family"].value = viz.SLIDER_BOX
+    controls["family"].value = interactive.SLIDER_BOX
     controls["x"].value, controls["y"].value, controls["width"].value, controls["height"].value = 2, 3, 5, 4
     mask = explorer.state["mask"]
     assert mask.shape == (1, SIZE, SIZE, 1) and (mask == 0).sum() == 5 * 4
@@ -181,12 +182,12 @@ def test_explorer_picture_wraps_its_panels_so_that_it_fits_a_notebook_at_full_si
     import struct
 
     methods = {f"method {k}": (lambda images, masks: np.full_like(images, 0.5)) for k in range(10)}
-    explorer = viz.inpainting_explorer(random_images(2), methods)
+    explorer = interactive.inpainting_explorer(random_images(2), methods)
     figure, png = explorer.state["figure"], explorer.state["png"]
     shown = [ax for ax in figure.axes if ax.get_images()]
     assert len(shown) == 12  # input, ten methods, ground truth
     columns = {round(ax.get_position().x0, 3) for ax in shown}
-    assert len(columns) == viz.EXPLORER_COLUMNS
+    assert len(columns) == interactive.EXPLORER_COLUMNS
     width = struct.unpack(">I", png[16:20])[0]  # the PNG header's width
     assert width <= 760, f"the explorer's picture is {width} px wide; shown 720 px wide its titles would shrink"
 

@@ -47,4 +47,4 @@ def check_block_mean(student_fn: Callable[[np.ndarray, int], Any]) -> bool | Non
                        "and 3 run inside a block, and average over those two axes"),
         (block_sum, "that is the SUM of each block: divide by k·k (or take the mean)"),
     ]
-    return run_check(student_fn, cases, _block_mean_reference, mistakes=mistakes, forbidden=("data.shrink",))
+    return run_check(student_fn, cases, _block_mean_reference, mistakes=mistakes, forbidden=("photographs.shrink",))
