@@ -63,6 +63,16 @@ def make_environment(name: str) -> Path:
     return venv
 
 
+def pytest_paths(name: str, unit_only: bool) -> list[str]:
+    """pytest's paths and ``--ignore`` options for the environment ``name``: ``tests/`` without what
+    :data:`NOT_UNIT` names, except what the environment runs ``also`` (unless ``unit_only``)."""
+    also = [] if unit_only else ENVIRONMENTS[name]["also"]
+    # What lies under tests/ is run by not ignoring it: naming it beside tests/ as well makes pytest 8.0
+    # collect only the named folder.
+    return ["tests", *[f"--ignore={path}" for path in NOT_UNIT if path not in also],
+            *[path for path in also if not path.startswith("tests/")]]
+
+
 def run(name: str, unit_only: bool, pytest_args: list[str]) -> int:
     """Make the environment ``name`` and run its tests; pytest's exit status (1 when the set-up failed)."""
     started = time.monotonic()
@@ -76,12 +86,7 @@ def run(name: str, unit_only: bool, pytest_args: list[str]) -> int:
     versions = subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True, env=env)
     print(f"\n== {name}: {versions.stdout.strip() or versions.stderr.strip()[-300:]} "
           f"(set up in {time.monotonic() - started:.0f} s)", flush=True)
-    also = [] if unit_only else ENVIRONMENTS[name]["also"]
-    # What lies under tests/ is run by not ignoring it: naming it beside tests/ as well makes pytest 8.0
-    # collect only the named folder.
-    paths = ["tests", *[f"--ignore={path}" for path in NOT_UNIT if path not in also],
-             *[path for path in also if not path.startswith("tests/")]]
-    cmd = [python, "-m", "pytest", *paths, *NBVAL_OPTIONS, "-q", *pytest_args]
+    cmd = [python, "-m", "pytest", *pytest_paths(name, unit_only), *NBVAL_OPTIONS, "-q", *pytest_args]
     print("+", " ".join(cmd), flush=True)
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 

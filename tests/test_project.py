@@ -275,3 +275,26 @@ def test_the_readme_tested_with_table_says_what_pyproject_and_the_colab_stack_sa
 def test_ci_runs_the_other_versions_too():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/run_version_tests.py" in ci
+
+
+def test_each_other_environment_runs_the_unit_tests_and_its_own_extra_runner():
+    """The paths scripts/run_version_tests.py gives pytest, checked by collecting them: ``tests/`` once
+    (nothing under it named again, which makes pytest 8.0 collect that folder alone), the browser tests
+    and the solution key each in exactly one environment, the notebooks in Colab's."""
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location("run_version_tests", ROOT / "scripts" / "run_version_tests.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    runs = {name: module.pytest_paths(name, unit_only=False) for name in module.ENVIRONMENTS}
+    for paths in [*runs.values(), *(module.pytest_paths(name, unit_only=True) for name in module.ENVIRONMENTS)]:
+        named = [path for path in paths if not path.startswith("--")]
+        assert named[0] == "tests" and not any(path.startswith("tests/") for path in named), paths
+    for extra in module.NOT_UNIT:
+        running = [name for name, paths in runs.items() if f"--ignore={extra}" not in paths]
+        assert len(running) == 1, (extra, running)
+    assert "notebooks" in runs["colab"]
+    for name in module.ENVIRONMENTS:
+        assert all(f"--ignore={extra}" in module.pytest_paths(name, unit_only=True) for extra in module.NOT_UNIT)
