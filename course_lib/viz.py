@@ -20,6 +20,14 @@ import numpy as np
 
 from course_lib import logs, metrics as metrics_lib, reporting
 
+#: The smallest text of the course's figures, in points: 10 pixels high at the 72 dpi of the notebooks'
+#: inline figures, about the size of JupyterLab's own smallest labels.
+SMALL_TEXT_PT = 10
+#: The widest figure, in inches: JupyterLab shows a notebook's output about 850 pixels wide in a
+#: 1280-pixel window with its file browser open, and shrinks a wider picture (and its text) to fit.
+#: At 72 dpi, 11.5 inches leave room for the margins ``bbox_inches="tight"`` adds.
+MAX_WIDTH_IN = 11.5
+
 #: Colour (RGB in [0, 1]) painted into the holes of a masked input so that they stand out.
 HOLE_COLOR = (1.0, 0.0, 1.0)
 
@@ -42,6 +50,7 @@ def _image_grid(n: int, ncols: int, cell_size: float, *, extra_height: float = 0
     """A pyplot figure with exactly ``n`` axes on a grid of ``ncols`` columns (the unused cells removed)."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
+    cell_size = min(cell_size, MAX_WIDTH_IN / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(cell_size * ncols, cell_size * nrows + extra_height),
                              squeeze=False)
     axes = axes.ravel()
@@ -59,7 +68,7 @@ def draw_image(ax, image, title=None) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=SMALL_TEXT_PT)
 
 
 def masked_input(images, masks, hole_color=HOLE_COLOR) -> np.ndarray:
@@ -140,6 +149,7 @@ def show_inpainting_grid(outputs: Mapping[str, np.ndarray], masks, ground_truth,
     masks = np.asarray(masks, dtype=np.float32)
     columns = {"input": masked_input(truth, masks, hole_color), **outputs, "ground truth": truth}
     n_rows, n_cols = len(truth), len(columns)
+    cell_size = min(cell_size, MAX_WIDTH_IN / n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols, (cell_size + 0.2) * n_rows + 0.4),
                              squeeze=False)
     for col, (name, column_images) in enumerate(columns.items()):
@@ -151,7 +161,7 @@ def show_inpainting_grid(outputs: Mapping[str, np.ndarray], masks, ground_truth,
             ax = axes[row, col]
             draw_image(ax, column_images[row], name if row == 0 else None)
             if scores is not None:
-                ax.set_xlabel(format_db(scores[row]), fontsize=7)
+                ax.set_xlabel(format_db(scores[row]), fontsize=SMALL_TEXT_PT)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -193,6 +203,7 @@ def show_hole_crops(outputs: Mapping[str, np.ndarray], masks, ground_truth, *, c
     composites = {name: truth * masks + as_display_batch(out) * (1.0 - masks) for name, out in outputs.items()}
     columns = {"input": masked_input(truth, masks), "ground truth": truth, **composites}
     sharp = {name: perception.sharpness(truth, out, masks) for name, out in composites.items()}
+    cell_size = min(cell_size, MAX_WIDTH_IN / len(columns))
     fig, axes = plt.subplots(len(truth), len(columns), squeeze=False,
                              figsize=(cell_size * len(columns), (cell_size + 0.35) * len(truth) + 0.5))
     for row in range(len(truth)):
@@ -205,7 +216,7 @@ def show_hole_crops(outputs: Mapping[str, np.ndarray], masks, ground_truth, *, c
             if row == 0:
                 ax.set_title(name, fontsize=11)
             if name in sharp:
-                ax.set_xlabel(f"sharpness {sharp[name][row]:.2f}", fontsize=10)
+                ax.set_xlabel(f"sharpness {sharp[name][row]:.2f}", fontsize=SMALL_TEXT_PT)
     if title:
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()
@@ -260,7 +271,7 @@ def plot_metric_by_bin(results, metric: str = "hole_psnr", variant: str = "compo
     ax.set_title(f"{reporting.METRIC_LABELS[metric]}, by hole-ratio bin\n"
                  f"({variant}, n = {results['metadata']['n_test']} images)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=SMALL_TEXT_PT)
     fig.tight_layout()
     return fig
 
@@ -341,7 +352,7 @@ def plot_learning_curves(logs, metrics=("loss",)):
         The matplotlib Figure, with ``len(metrics)`` axes.
     """
     runs = {"": logs} if _is_one_history(logs) else dict(logs)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(min(5 * len(metrics), MAX_WIDTH_IN), 3.5), squeeze=False)
     for run_index, (run_name, source) in enumerate(runs.items()):
         epochs, columns = _read_history(source)
         color = f"C{run_index}"
@@ -360,12 +371,12 @@ def plot_learning_curves(logs, metrics=("loss",)):
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=SMALL_TEXT_PT)
     fig.tight_layout()
     return fig
 
 
-def plot_mask_pyramid(masks_per_layer, titles=None, *, cell_size: float = 1.8):
+def plot_mask_pyramid(masks_per_layer, titles=None, *, cell_size: float = 1.8, ncols: int = 5):
     """The mask after each partial-convolution layer: holes shrink as the layers go deeper.
 
     Args:
@@ -373,6 +384,7 @@ def plot_mask_pyramid(masks_per_layer, titles=None, *, cell_size: float = 1.8):
             (H, W), (H, W, 1) or a batch (N, H, W, 1) of which the first is drawn; 1 = valid,
             0 = hole (values between are drawn in grey).
         titles: optional names, one per mask (default: the dict's keys or "layer k").
+        ncols: masks per row.
 
     Returns:
         The matplotlib Figure, with one axes per mask, titled with its size and hole ratio.
@@ -381,7 +393,8 @@ def plot_mask_pyramid(masks_per_layer, titles=None, *, cell_size: float = 1.8):
         titles = titles or list(masks_per_layer)
         masks_per_layer = list(masks_per_layer.values())
     titles = titles or [f"layer {k}" for k in range(len(masks_per_layer))]
-    fig, axes = _image_grid(len(masks_per_layer), len(masks_per_layer), cell_size, extra_height=0.3)
+    rows = math.ceil(len(masks_per_layer) / max(1, min(ncols, len(masks_per_layer))))
+    fig, axes = _image_grid(len(masks_per_layer), ncols, cell_size, extra_height=0.4 * rows)  # two-line titles
     for ax, mask, name in zip(axes, masks_per_layer, titles):
         mask = np.asarray(mask, dtype=np.float32)
         mask = mask[0] if mask.ndim == 4 else mask

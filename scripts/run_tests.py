@@ -7,8 +7,8 @@ Sets up ``.venv`` first (see ``_bootstrap.py``). Notebooks run in the ``ci`` pro
 ``COURSE_PROFILE`` says otherwise; CIFAR-10 is looked up as ``course_lib.data`` explains
 (``COURSE_DATA_DIR``, then ``data/``, then a download). The browser tests (``tests/browser/``) need
 the system's Chromium or Chrome and are skipped, with one line, without one; their screenshots go to
-``build/test-run/browser/``. The same tests on the lowest versions the ranges allow and on Colab's stack:
-``scripts/run_version_tests.py`` (CI runs both).
+``build/test-run/browser/``. The quick tests and the notebooks on the lowest versions the ranges allow and on
+Colab's stack: ``scripts/run_version_tests.py`` (CI runs both).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run the tests on the other versions the course supports: the lowest that ``pyproject.toml`` allows,
 and the stack of Colab's runtime.
 
-    python3 scripts/run_version_tests.py [lowest] [colab] [--unit-only] [-- PYTEST_ARGUMENTS]
+    python3 scripts/run_version_tests.py [lowest] [colab] [--quick | --full] [-- PYTEST_ARGUMENTS]
 
 Each environment is made in ``build/envs/NAME`` with uv (a dependency of the ``dev`` extra):
 
@@ -11,12 +11,15 @@ Each environment is made in ``build/envs/NAME`` with uv (a dependency of the ``d
 - ``colab``: ``course_lib[dev]`` with ``.ci/colab-stack.txt`` as constraints (Colab's TensorFlow, Keras
   and NumPy; the rest as in the main environment).
 
-In each, the unit tests run; then, unless ``--unit-only``, the notebooks, in a different runner in each:
-in ``lowest`` the browser tests (every student notebook run in JupyterLab, which also tries the lowest
-JupyterLab, ipywidgets and Playwright), in ``colab`` the exercise checks on the solution key
-(``tests/test_solutions.py``) and every notebook under nbval in the ``ci`` profile, as students run them
-there.  Both runners in both would add about ten minutes to CI.  Arguments after ``--`` go to pytest
-(``-- -k metrics``).  The packages come from uv's cache after the first run (``~/.cache/uv``).
+In each, two pytest runs.  First the unit tests without those marked ``long`` (training runs, studies,
+commands in a subprocess: together twice the time of all the others; the main environment runs them).
+Then what the environment adds (:data:`ENVIRONMENTS`): in ``colab`` every notebook under nbval in the
+``ci`` profile, as students run them there; in ``lowest`` the JAX backend's tests (JAX at its lowest)
+and notebook 07 in JupyterLab in a browser (the explorer widget with the lowest JupyterLab, ipywidgets and
+Playwright).  So each bound is exercised and ``.ci/run`` stays near half an hour; ``--full`` runs the
+whole suite instead (every test, the browser tests, the solution key and the notebooks: about 20 minutes
+per environment), ``--quick`` only the first run.  Arguments after ``--`` go to pytest (``-- -k metrics``).
+The packages come from uv's cache after the first run (``~/.cache/uv``).
 Output: a line per environment with its versions, then pytest's.  Exit status: 0 when every run passed.
 """
 
@@ -31,13 +34,19 @@ from _bootstrap import ROOT, reexec_in_environment, venv_python
 from run_tests import NBVAL_OPTIONS, test_environment
 
 COLAB_STACK = ROOT / ".ci" / "colab-stack.txt"
-#: How each environment resolves ``course_lib[dev]`` (uv's options) and what it runs beside the unit tests.
+#: How each environment resolves ``course_lib[dev]`` (uv's options) and what it runs after the quick unit tests.
 ENVIRONMENTS = {
-    "lowest": {"resolve": ["--resolution", "lowest-direct"], "also": ["tests/browser"]},
-    "colab": {"resolve": ["--constraint", str(COLAB_STACK)], "also": ["tests/test_solutions.py", "notebooks"]},
+    "lowest": {"resolve": ["--resolution", "lowest-direct"],
+               "also": ["tests/test_jax_backend.py",
+                        "tests/browser/test_jupyterlab.py::test_notebook_runs_in_jupyterlab[07_comparison.ipynb]"]},
+    "colab": {"resolve": ["--constraint", str(COLAB_STACK)], "also": ["notebooks"]},
 }
-#: What some environment runs beside the unit tests; the unit tests are ``tests/`` without these.
+#: Not unit tests: the notebooks run in JupyterLab, and the solution key's checks run on a kernel.
 NOT_UNIT = ["tests/browser", "tests/test_solutions.py"]
+#: The first run's selection: the unit tests without the long ones.
+QUICK = ["tests", *[f"--ignore={path}" for path in NOT_UNIT], "-m", "not long"]
+#: ``--full``: what ``scripts/run_tests.py`` runs in the main environment.
+FULL = ["tests", "notebooks"]
 VERSIONS = ("import sys, tensorflow, keras, numpy, cv2, skimage; print(f'Python {sys.version.split()[0]}, "
             "TensorFlow {tensorflow.__version__}, Keras {keras.__version__}, NumPy {numpy.__version__}, "
             "OpenCV {cv2.__version__}, scikit-image {skimage.__version__}')")
@@ -63,18 +72,16 @@ def make_environment(name: str) -> Path:
     return venv
 
 
-def pytest_paths(name: str, unit_only: bool) -> list[str]:
-    """pytest's paths and ``--ignore`` options for the environment ``name``: ``tests/`` without what
-    :data:`NOT_UNIT` names, except what the environment runs ``also`` (unless ``unit_only``)."""
-    also = [] if unit_only else ENVIRONMENTS[name]["also"]
-    # What lies under tests/ is run by not ignoring it: naming it beside tests/ as well makes pytest 8.0
-    # collect only the named folder.
-    return ["tests", *[f"--ignore={path}" for path in NOT_UNIT if path not in also],
-            *[path for path in also if not path.startswith("tests/")]]
+def pytest_runs(name: str, mode: str = "default") -> list[list[str]]:
+    """The pytest selections run in the environment ``name``, one list of paths and options per run:
+    ``mode`` ``"default"`` (the quick unit tests, then the environment's ``also``), ``"quick"`` or ``"full"``."""
+    if mode == "full":
+        return [FULL]
+    return [QUICK] if mode == "quick" else [QUICK, ENVIRONMENTS[name]["also"]]
 
 
-def run(name: str, unit_only: bool, pytest_args: list[str]) -> int:
-    """Make the environment ``name`` and run its tests; pytest's exit status (1 when the set-up failed)."""
+def run(name: str, mode: str, pytest_args: list[str]) -> int:
+    """Make the environment ``name`` and run its tests; 0 when every run passed (1 when the set-up failed)."""
     started = time.monotonic()
     try:
         venv = make_environment(name)
@@ -86,20 +93,28 @@ def run(name: str, unit_only: bool, pytest_args: list[str]) -> int:
     versions = subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True, env=env)
     print(f"\n== {name}: {versions.stdout.strip() or versions.stderr.strip()[-300:]} "
           f"(set up in {time.monotonic() - started:.0f} s)", flush=True)
-    cmd = [python, "-m", "pytest", *pytest_paths(name, unit_only), *NBVAL_OPTIONS, "-q", *pytest_args]
-    print("+", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    failed = 0
+    for selection in pytest_runs(name, mode):
+        cmd = [python, "-m", "pytest", *selection, *NBVAL_OPTIONS, "-q", *pytest_args]
+        print("+", " ".join(cmd), flush=True)
+        code = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+        # pytest's 5 (nothing collected) is a failure too, a selection gone stale, unless the arguments
+        # after -- (a -k, say) narrowed it.
+        failed += code != 0 and not (code == 5 and pytest_args)
+    return 1 if failed else 0
 
 
 def main(argv: list[str]) -> int:
     ours, pytest_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
-    unit_only = "--unit-only" in ours
-    names = [arg for arg in ours if arg != "--unit-only"] or list(ENVIRONMENTS)
+    modes = [arg for arg in ours if arg in ("--quick", "--full")]
+    names = [arg for arg in ours if arg not in modes] or list(ENVIRONMENTS)
     unknown = [name for name in names if name not in ENVIRONMENTS]
-    if unknown:
-        print(f"error: unknown environment {unknown[0]!r}: choose from {', '.join(ENVIRONMENTS)}")
+    if unknown or len(modes) > 1:
+        print(f"error: unknown environment {unknown[0]!r}: choose from {', '.join(ENVIRONMENTS)}" if unknown
+              else "error: --quick and --full exclude each other: give one of them or neither")
         return 2
-    failed = [name for name in names if run(name, unit_only, pytest_args) != 0]
+    mode = modes[0].lstrip("-") if modes else "default"
+    failed = [name for name in names if run(name, mode, pytest_args) != 0]
     if failed:
         print(f"\nfailed in: {', '.join(failed)}")
     return 1 if failed else 0

@@ -9,6 +9,12 @@ def pytest_configure(config):
         "slow: executes notebooks on a Jupyter kernel; part of the normal run (and of CI), "
         "deselect with -m 'not slow' for a quick local loop",
     )
+    config.addinivalue_line(
+        "markers",
+        "long: five seconds or more of work other than a notebook (a training run, a study, a command in a "
+        "subprocess); the main environment runs them, the version environments of scripts/run_version_tests.py "
+        "run the rest",
+    )
 
 
 @pytest.fixture(scope="module")

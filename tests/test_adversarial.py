@@ -79,6 +79,7 @@ def test_one_step_changes_both_networks_and_the_loss_it_logs_is_the_joint_loss(b
     assert logs["adversarial_loss"] == pytest.approx(-logs["d_fake"], rel=1e-5)  # hinge: -mean D(fake)
 
 
+@pytest.mark.long
 def test_with_lambda_zero_the_generator_takes_the_pixel_loss_step(batch):
     """lambda = 0: the generator's step is the same as plain Adam on the pixel loss."""
     inputs, y_true = batch
@@ -117,6 +118,7 @@ def test_the_adversarial_network_has_its_own_recipe_and_weight():
     assert "adversarial_weight" not in resolve_settings("improved", **common)
 
 
+@pytest.mark.long
 def test_an_adversarial_run_starts_from_the_improved_network_and_resumes(tmp_path):
     images = smooth_images(48)
     out = tmp_path / "run"

@@ -40,6 +40,7 @@ def _fake_data(n_train=120, n_test=40):
     return (images[:n_train], labels[:n_train]), (images[n_train:], labels[n_train:])
 
 
+@pytest.mark.long
 def test_a_tiny_run_resumes_and_records_its_test_accuracy(tmp_path):
     data = _fake_data()
     out = tmp_path / "run"
@@ -67,6 +68,7 @@ def test_bad_settings_are_refused_before_any_work(tmp_path, setting, value, mess
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.long
 def test_the_shipped_classifier_reaches_85_percent_on_the_test_split():
     from course_lib import data, pretrained
 

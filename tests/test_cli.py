@@ -83,6 +83,7 @@ def test_errors_from_training_become_one_line(capsys, tmp_path, fake_cifar):
     assert "n_train=1000" in captured.err
 
 
+@pytest.mark.long
 def test_a_tiny_training_run_through_the_command_line(tmp_path, fake_cifar, capsys):
     out = tmp_path / "run"
     args = ["train", "--model", "vanilla", "--profile", "ci", "--epochs", "1", "--n-train", "16",

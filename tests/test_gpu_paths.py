@@ -25,6 +25,7 @@ def compiled(name, loss, *, jit_compile):
     return model
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name, loss", CASES)
 def test_xla_gives_the_same_loss_and_trains(name, loss):
     # Keras turns XLA on by itself on a GPU (jit_compile="auto"): every network and loss must compile

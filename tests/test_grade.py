@@ -135,6 +135,7 @@ def _class(folder):
     (folder / "notes.txt").write_text("not a submission")
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_grading_a_class(tmp_path, capsys):
     _class(tmp_path / "submissions")

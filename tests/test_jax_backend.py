@@ -35,8 +35,9 @@ TRAIN_CASES = ("vanilla/liu", "pconv/liu", "improved/liu", "pconv/l1", "pconv/ss
 
 STORED = os.environ.get("COURSE_JAX_CHECKS_DIR")
 
-pytestmark = pytest.mark.skipif(STORED is None and importlib.util.find_spec("jax") is None,
-                                reason='jax is not installed (it is in the dev extra: pip install -e ".[dev]")')
+pytestmark = [pytest.mark.skipif(STORED is None and importlib.util.find_spec("jax") is None,
+                                 reason='jax is not installed (it is in the dev extra: pip install -e ".[dev]")'),
+              pytest.mark.long]  # one JAX run of about a minute feeds every test here
 
 
 @pytest.fixture(scope="module")

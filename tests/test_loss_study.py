@@ -18,6 +18,7 @@ def study(tmp_path_factory):
     return tmp / "study", results, logs
 
 
+@pytest.mark.long
 def test_each_loss_trains_its_own_run(study):
     out_dir, results, logs = study
     assert list(logs) == list(loss_study.LOSSES)
@@ -30,6 +31,7 @@ def test_each_loss_trains_its_own_run(study):
     assert set(results["results"]) == {*results["metadata"]["networks"], *loss_study.REFERENCE_METHODS}
 
 
+@pytest.mark.long
 def test_a_stored_study_loads_as_it_was_written(study):
     out_dir, results, logs = study
     loaded, loaded_logs = loss_study.load(out_dir)

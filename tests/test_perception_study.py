@@ -53,6 +53,7 @@ def test_markdown_and_plane(results, tmp_path):
     assert path.stat().st_size > 10_000
 
 
+@pytest.mark.long
 def test_run_scores_every_method_and_lambda_run_and_writes_the_study(tmp_path, monkeypatch):
     """The whole of ``run`` on 10 test images, with two stand-in lambda runs (no training here)."""
     import json

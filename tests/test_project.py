@@ -277,10 +277,10 @@ def test_ci_runs_the_other_versions_too():
     assert "scripts/run_version_tests.py" in ci
 
 
-def test_each_other_environment_runs_the_unit_tests_and_its_own_extra_runner():
-    """The paths scripts/run_version_tests.py gives pytest, checked by collecting them: ``tests/`` once
-    (nothing under it named again, which makes pytest 8.0 collect that folder alone), the browser tests
-    and the solution key each in exactly one environment, the notebooks in Colab's."""
+def test_each_other_environment_runs_the_quick_unit_tests_and_what_exists_of_its_own_extras():
+    """scripts/run_version_tests.py: first the unit tests without the long ones, then the environment's
+    extras, each a file, folder or test that is there (a renamed notebook would leave a selection that
+    runs nothing); the notebooks in Colab's; ``--full`` what scripts/run_tests.py runs."""
     import importlib.util
     import sys
 
@@ -288,13 +288,18 @@ def test_each_other_environment_runs_the_unit_tests_and_its_own_extra_runner():
     spec = importlib.util.spec_from_file_location("run_version_tests", ROOT / "scripts" / "run_version_tests.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    runs = {name: module.pytest_paths(name, unit_only=False) for name in module.ENVIRONMENTS}
-    for paths in [*runs.values(), *(module.pytest_paths(name, unit_only=True) for name in module.ENVIRONMENTS)]:
-        named = [path for path in paths if not path.startswith("--")]
-        assert named[0] == "tests" and not any(path.startswith("tests/") for path in named), paths
-    for extra in module.NOT_UNIT:
-        running = [name for name, paths in runs.items() if f"--ignore={extra}" not in paths]
-        assert len(running) == 1, (extra, running)
-    assert "notebooks" in runs["colab"]
+    browser_test = (ROOT / "tests" / "browser" / "test_jupyterlab.py").read_text()
     for name in module.ENVIRONMENTS:
-        assert all(f"--ignore={extra}" in module.pytest_paths(name, unit_only=True) for extra in module.NOT_UNIT)
+        quick, also = module.pytest_runs(name)
+        assert module.pytest_runs(name, "quick") == [quick]
+        assert quick[quick.index("-m") + 1] == "not long"
+        assert {f"--ignore={path}" for path in ("tests/browser", "tests/test_solutions.py")} <= set(quick)
+        for selection in also:
+            path, _, test = selection.partition("::")
+            assert (ROOT / path).exists(), selection
+            if test:
+                function, _, notebook = test.rstrip("]").partition("[")
+                assert f"def {function}(" in browser_test and (ROOT / "notebooks" / notebook).is_file(), selection
+        assert module.pytest_runs(name, "full") == [["tests", "notebooks"]]
+    assert "notebooks" in module.pytest_runs("colab")[1]
+    assert "long:" in (ROOT / "tests" / "conftest.py").read_text()  # the marker is registered

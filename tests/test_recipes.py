@@ -82,6 +82,7 @@ def cifar_images():
     return x_train
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name, layer", [("pconv", "decoder_output"), ("improved", "correction")])
 def test_no_output_channel_dies_in_a_short_real_run(tmp_path, cifar_images, name, layer):
     """The source PConv U-Net's 3-channel ReLU decoder_output died (constant output) after one

@@ -61,6 +61,7 @@ def test_a_missing_study_says_how_to_make_one(tmp_path):
         seed_study.load(tmp_path)
 
 
+@pytest.mark.long
 def test_a_tiny_study_trains_each_seed_and_scores_the_runs_on_the_same_images(tmp_path, monkeypatch):
     import json
 

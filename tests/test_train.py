@@ -113,6 +113,7 @@ def reference(tmp_path_factory, images):
 # ------------------------------------------------------------------------ a plain run ----
 
 
+@pytest.mark.long
 def test_training_lowers_the_loss(reference):
     history = reference.history
     assert history["epoch"] == [0, 1, 2]
@@ -207,6 +208,7 @@ def cli_run_after_first_epoch(tmp_path, epochs):
     return process, args, data_dir, out
 
 
+@pytest.mark.long
 def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
     process, args, data_dir, out = cli_run_after_first_epoch(tmp_path, epochs=4)
     try:
@@ -235,6 +237,7 @@ def test_a_killed_command_line_run_resumes(tmp_path, monkeypatch):
     assert csv_epochs(out / "log.csv") == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.long
 def test_a_terminated_command_line_run_records_its_session(tmp_path):
     process, _, _, out = cli_run_after_first_epoch(tmp_path, epochs=50)
     try:
@@ -252,6 +255,7 @@ def test_a_terminated_command_line_run_records_its_session(tmp_path):
     assert csv_epochs(out / "log.csv")[:len(trained)] == trained
 
 
+@pytest.mark.long
 def test_shipped_weights_continue_with_the_recorded_command(tmp_path, monkeypatch):
     """scripts/continue_pretrained.py: a finished, exported run trains on with a larger --epochs."""
     import importlib.util
@@ -298,6 +302,7 @@ def test_shipped_weights_continue_with_the_recorded_command(tmp_path, monkeypatc
     assert np.isfinite(read_log(second / "log.csv")["val_loss"]).all()
 
 
+@pytest.mark.long
 def test_the_mirrored_strategy_runs_on_two_logical_cpus(tmp_path):
     # What several GPUs do, on two logical CPUs: opt-in, mixed precision, and 33 validation images
     # with a global batch of 32, so that the last batch holds a single image for two devices.
@@ -326,6 +331,7 @@ def test_the_mirrored_strategy_runs_on_two_logical_cpus(tmp_path):
     assert np.isfinite(log["loss"][0]) and np.isfinite(log["val_loss"][0])
 
 
+@pytest.mark.long
 def test_real_cifar10_if_present(tmp_path, monkeypatch):
     candidates = [Path(p) for p in (os.environ.get("COURSE_DATA_DIR"), ROOT.parent / "shared" / "data") if p]
     found = [d for d in candidates if (d / "cifar-10-python.tar.gz").exists() or (d / "cifar-10-batches-py").is_dir()]

@@ -16,12 +16,14 @@ what to install.  ``.ci/run`` installs Chromium with apt-get where it is missing
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import secrets
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -46,6 +48,11 @@ LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                         "checkForUpdates": False},
 }
+#: The smallest text a figure may show, in CSS pixels at the width the page shows the figure (1280-pixel
+#: window, file browser open): about the size of JupyterLab's own smallest labels.
+MIN_TEXT_PX = 10.0
+#: The kernels' IPython start-up file that records each figure's smallest text in its PNG.
+TEXT_SIZE_STARTUP = Path(__file__).with_name("text_size_startup.py")
 
 
 def find_browser() -> str | None:
@@ -115,6 +122,9 @@ def lab(tmp_path_factory):
                                    reason="Playwright is not installed: pip install -e '.[dev]' installs it")
     work = tmp_path_factory.mktemp("jupyterlab")
     shutil.copytree(ROOT / "notebooks", work / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    startup = work / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    shutil.copy(TEXT_SIZE_STARTUP, startup / "00-text-size.py")
     for name, values in LAB_SETTINGS.items():
         path = work / "settings" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +217,44 @@ def wait_until_all_ran(page, timeout: float) -> list[dict]:
         page.wait_for_timeout(2000)
 
 
+# Every picture in an output: its cell, where it comes from, its own width and the width the page shows it at.
+IMAGES_JS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell')).flatMap((cell, index) =>
+    Array.from(cell.querySelectorAll('.jp-OutputArea-output img')).map(img => ({
+        cell: index, src: img.src, natural: img.naturalWidth, shown: img.getBoundingClientRect().width})))"""
+# The bytes behind a picture's address (a data: or blob: URL), base64-encoded.
+FETCH_JS = """async (src) => {
+    const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 32768) text += String.fromCharCode(...bytes.subarray(i, i + 32768));
+    return btoa(text);
+}"""
+
+
+def png_text(data: bytes) -> dict[str, str]:
+    """The ``tEXt`` chunks of a PNG file, ``{key: value}`` (empty for anything that is not a PNG)."""
+    texts, at = {}, 8
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return texts
+    while at + 8 <= len(data):
+        (length,), kind = struct.unpack(">I", data[at:at + 4]), data[at + 4:at + 8]
+        if kind == b"tEXt":
+            key, _, value = data[at + 8:at + 8 + length].partition(b"\0")
+            texts[key.decode("latin-1")] = value.decode("latin-1")
+        at += 12 + length
+    return texts
+
+
+def shown_text_sizes(page) -> list[dict]:
+    """Each picture on the page with the height of its smallest text as shown, in CSS pixels
+    (``None`` for a picture not drawn by the kernel, such as a stored file)."""
+    images = page.evaluate(IMAGES_JS)
+    for image in images:
+        recorded = png_text(base64.b64decode(page.evaluate(FETCH_JS, image["src"]))).get("smallest-text-px")
+        image["text_px"] = (float(recorded) * image["shown"] / image["natural"]
+                            if recorded and image["natural"] else None)
+    return images
+
+
 def full_page_screenshot(page, path: Path):
     """The whole notebook in one picture: the file browser closed, the page made as tall as the
     notebook and scrolled to its top, then photographed."""
@@ -251,6 +299,9 @@ def test_notebook_runs_in_jupyterlab(lab, notebook):
     try:
         cells = wait_until_all_ran(page, NOTEBOOK_TIMEOUT)
         folder = screenshot_dir()
+        sizes = shown_text_sizes(page)  # as a student sees them: before the screenshot closes the file browser
+        (folder / notebook.replace(".ipynb", "_text_sizes.json")).write_text(
+            json.dumps([{key: value for key, value in image.items() if key != "src"} for image in sizes], indent=1))
         full_page_screenshot(page, folder / notebook.replace(".ipynb", ".png"))
         code_cells = [cell for cell in cells if cell["code"]]
         red = [f"code cell {i}: {text.strip()[:300]}" for i, cell in enumerate(code_cells) for text in cell["stderr"]]
@@ -259,6 +310,13 @@ def test_notebook_runs_in_jupyterlab(lab, notebook):
         assert not not_run, f"code cells that did not run: {not_run}"
         shown = sum(cell["images"] > 0 for cell in code_cells)
         assert shown >= min(1, stored_image_cells(notebook)), "the notebook's figures are not on the page"
+        assert any(image["text_px"] is not None for image in sizes) or not sizes, \
+            "no picture records its text size: the kernels' start-up file (text_size_startup.py) did not run"
+        small = [f"code cell {image['cell']}: {image['text_px']:.1f} px (a {image['natural']}-pixel-wide picture "
+                 f"shown {image['shown']:.0f} wide)" for image in sizes
+                 if image["text_px"] is not None and image["text_px"] < MIN_TEXT_PX]
+        assert not small, (f"figure text smaller than {MIN_TEXT_PX:.0f} px as the page shows it (a larger font, "
+                           f"or a narrower figure):\n" + "\n".join(small))
         if notebook.startswith("07_"):
             check_explorer(page, folder)
     finally:
