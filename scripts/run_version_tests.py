@@ -80,22 +80,29 @@ def pytest_runs(name: str, mode: str = "default") -> list[list[str]]:
     return [QUICK] if mode == "quick" else [QUICK, ENVIRONMENTS[name]["also"]]
 
 
-def run(name: str, mode: str, pytest_args: list[str]) -> int:
-    """Make the environment ``name`` and run its tests; 0 when every run passed (1 when the set-up failed)."""
+def set_up(name: str) -> Path | None:
+    """Make the environment ``name`` and print its versions; its Python, or None (and a line) when that failed."""
     started = time.monotonic()
     try:
         venv = make_environment(name)
     except RuntimeError as error:
         print(f"{name}: {error}", flush=True)
-        return 1
-    python = str(venv_python(venv))
-    env = test_environment(ROOT / "build" / f"test-run-{name}")
-    versions = subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True, env=env)
-    print(f"\n== {name}: {versions.stdout.strip() or versions.stderr.strip()[-300:]} "
+        return None
+    python = venv_python(venv)
+    versions = subprocess.run([str(python), "-c", VERSIONS], capture_output=True, text=True,
+                              env=test_environment(ROOT / "build" / f"test-run-{name}"))
+    print(f"== {name}: {versions.stdout.strip() or versions.stderr.strip()[-300:]} "
           f"(set up in {time.monotonic() - started:.0f} s)", flush=True)
+    return python
+
+
+def run(name: str, python: Path, mode: str, pytest_args: list[str]) -> int:
+    """Run the tests of the environment ``name`` with its ``python``; 0 when every run passed."""
+    env = test_environment(ROOT / "build" / f"test-run-{name}")
+    print(f"\n== {name}", flush=True)
     failed = 0
     for selection in pytest_runs(name, mode):
-        cmd = [python, "-m", "pytest", *selection, *NBVAL_OPTIONS, "-q", *pytest_args]
+        cmd = [str(python), "-m", "pytest", *selection, *NBVAL_OPTIONS, "-q", *pytest_args]
         print("+", " ".join(cmd), flush=True)
         code = subprocess.run(cmd, cwd=ROOT, env=env).returncode
         # pytest's 5 (nothing collected) is a failure too, a selection gone stale, unless the arguments
@@ -114,7 +121,10 @@ def main(argv: list[str]) -> int:
               else "error: --quick and --full exclude each other: give one of them or neither")
         return 2
     mode = modes[0].lstrip("-") if modes else "default"
-    failed = [name for name in names if run(name, mode, pytest_args) != 0]
+    # Every environment is installed before any test runs: the installs build course_lib in the checkout
+    # (an editable install), which is then left alone while tests run, here or in a run beside this one.
+    pythons = {name: set_up(name) for name in names}
+    failed = [name for name, python in pythons.items() if python is None or run(name, python, mode, pytest_args) != 0]
     if failed:
         print(f"\nfailed in: {', '.join(failed)}")
     return 1 if failed else 0

@@ -6,9 +6,12 @@ JupyterLab is started from this environment on a free local port, on a temporary
 is downloaded.  For each notebook: *Run > Run All Cells*, wait until every code cell has its
 execution count, then check what is on the screen: no red stderr or error box (TensorFlow's start-up
 lines included: the kernel is started without ``PYTEST_CURRENT_TEST``, so it shows what a student's
-kernel shows), and the figures the stored notebook has.  In notebook 07 the explorer must be a live
-widget whose picture changes when its image slider moves.  A full-page screenshot of each notebook
-goes to ``$COURSE_OUTPUT_DIR/browser/`` (``build/test-run/browser/`` under ``scripts/run_tests.py``).
+kernel shows), the figures the stored notebook has, and in each figure text at least
+:data:`MIN_TEXT_PX` high as the page shows it (the kernels' start-up file ``text_size_startup.py`` writes
+each figure's smallest text into its PNG; the sizes go to ``NN_text_sizes.json``).  In notebook 07 the
+explorer must be a live widget whose picture changes when its image slider moves.  A full-page
+screenshot of each notebook goes to ``$COURSE_OUTPUT_DIR/browser/`` (``build/test-run/browser/`` under
+``scripts/run_tests.py``).
 
 Without a Chromium or Chrome, or without Playwright, the tests are skipped with one line saying
 what to install.  ``.ci/run`` installs Chromium with apt-get where it is missing.
