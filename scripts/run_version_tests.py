@@ -12,13 +12,13 @@ Each environment is made in ``build/envs/NAME`` with uv (a dependency of the ``d
   and NumPy; the rest as in the main environment).
 
 In each, two pytest runs.  First the unit tests without those marked ``long`` (training runs, studies,
-commands in a subprocess: together twice the time of all the others; the main environment runs them).
+commands in a subprocess: most of the unit tests' time; the main environment runs them).
 Then what the environment adds (:data:`ENVIRONMENTS`): in ``colab`` every notebook under nbval in the
 ``ci`` profile, as students run them there; in ``lowest`` the JAX backend's tests (JAX at its lowest)
 and notebook 07 in JupyterLab in a browser (the explorer widget with the lowest JupyterLab, ipywidgets and
-Playwright).  So each bound is exercised and ``.ci/run`` stays near half an hour; ``--full`` runs the
-whole suite instead (every test, the browser tests, the solution key and the notebooks: about 20 minutes
-per environment), ``--quick`` only the first run.  Arguments after ``--`` go to pytest (``-- -k metrics``).
+Playwright).  So each bound is exercised at a fraction of the main run's time; ``--full`` runs the
+whole suite instead (every test, the browser tests, the solution key and the notebooks, as
+``scripts/run_tests.py`` does), ``--quick`` only the first run.  Arguments after ``--`` go to pytest (``-- -k metrics``).
 The packages come from uv's cache after the first run (``~/.cache/uv``).
 Output: a line per environment with its versions, then pytest's.  Exit status: 0 when every run passed.
 """
