@@ -1,5 +1,5 @@
 """Run every test of the course: every notebook in JupyterLab in a browser, the unit tests of course_lib,
-then every notebook under nbval.
+and every notebook under nbval, spread over the machine's cores (pytest-xdist).
 
     python3 scripts/run_tests.py [extra pytest arguments]
 
@@ -23,6 +23,14 @@ from _bootstrap import ROOT, absolute_data_dir, reexec_in_environment
 NBVAL_OPTIONS = ["--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=900", "-p", "no:cacheprovider"]
 
 
+def parallel_options(cores: int | None = None) -> list[str]:
+    """pytest-xdist's options: one worker per core, at most 4 (each may hold TensorFlow, a notebook kernel or
+    JupyterLab with Chromium), the groups of ``tests/conftest.py`` kept together, in its order (longest first).
+    ``-n 0`` after the command's other arguments runs everything in one process."""
+    workers = max(1, min(4, cores or os.cpu_count() or 1))
+    return ["-n", str(workers), "--dist", "loadgroup", "--no-loadscope-reorder"]
+
+
 def test_environment(output_dir=ROOT / "build" / "test-run") -> dict:
     """The environment variables of a test run: the ``ci`` profile, CIFAR-10's folder as an absolute
     path, a quiet TensorFlow, and notebooks writing what they train under ``output_dir``."""
@@ -43,6 +51,6 @@ def test_environment(output_dir=ROOT / "build" / "test-run") -> dict:
 
 if __name__ == "__main__":
     reexec_in_environment(__file__)
-    cmd = [sys.executable, "-m", "pytest", "tests", "notebooks", *NBVAL_OPTIONS, *sys.argv[1:]]
+    cmd = [sys.executable, "-m", "pytest", "tests", "notebooks", *NBVAL_OPTIONS, *parallel_options(), *sys.argv[1:]]
     print("+", " ".join(cmd), flush=True)
     sys.exit(subprocess.run(cmd, cwd=ROOT, env=test_environment()).returncode)
