@@ -25,10 +25,10 @@ NBVAL_OPTIONS = ["--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=900
 
 def parallel_options(cores: int | None = None) -> list[str]:
     """pytest-xdist's options: one worker per core, at most 4 (each may hold TensorFlow, a notebook kernel or
-    JupyterLab with Chromium), the groups of ``tests/conftest.py`` kept together, in its order (longest first).
-    ``-n 0`` after the command's other arguments runs everything in one process."""
+    JupyterLab with Chromium), the units of ``tests/conftest.py`` (``work_unit``) kept together and handed out
+    in its order (longest first). ``-n 0`` after the command's other arguments runs everything in one process."""
     workers = max(1, min(4, cores or os.cpu_count() or 1))
-    return ["-n", str(workers), "--dist", "loadgroup", "--no-loadscope-reorder"]
+    return ["-n", str(workers), "--dist", "loadscope", "--no-loadscope-reorder"]
 
 
 def test_environment(output_dir=ROOT / "build" / "test-run") -> dict:

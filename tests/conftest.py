@@ -1,7 +1,5 @@
 """Shared pytest configuration, and the course's two source networks as fixtures (built once per module)."""
 
-from pathlib import Path
-
 import pytest
 
 #: Test files whose tests are independent enough to run on different workers of pytest-xdist: each tests one
@@ -9,18 +7,17 @@ import pytest
 SPREAD = ("tests/browser/test_jupyterlab.py", "tests/test_solutions.py")
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers",
-        "slow: executes notebooks on a Jupyter kernel; part of the normal run (and of CI), "
-        "deselect with -m 'not slow' for a quick local loop",
-    )
-    config.addinivalue_line(
-        "markers",
-        "long: five seconds or more of work other than a notebook (a training run, a study, a command in a "
-        "subprocess); the main environment runs them, the version environments of scripts/run_version_tests.py "
-        "run the rest",
-    )
+def work_unit(nodeid: str) -> str:
+    """The tests that must run on one worker, in their order, named by what they share.
+
+    Every notebook under nbval: one unit (a notebook's cells share a kernel, and a notebook may read what an
+    earlier one trained in ``COURSE_OUTPUT_DIR``). A test file: one unit (its tests share module-scoped
+    fixtures: a built site, a trained run), unless it is in :data:`SPREAD`, whose tests are units each.
+    """
+    path = nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        return "notebooks under nbval"
+    return nodeid if path in SPREAD else path
 
 
 def _weight(item) -> int:
@@ -32,26 +29,25 @@ def _weight(item) -> int:
     return 2 if item.get_closest_marker("long") else 3
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups
-def pytest_collection_modifyitems(config, items):
-    """The longest work first, and, under pytest-xdist (``scripts/run_tests.py``: ``--dist loadgroup``), one
-    group per test file, all notebooks under nbval in one group.
+def pytest_collection_modifyitems(items):
+    """The longest work first (stable: the order within each weight is kept), so that under pytest-xdist no
+    worker is left with a notebook while the others are idle."""
+    items[:] = sorted(items, key=_weight)
 
-    Longest first so that no worker is left with a notebook while the others are idle. A notebook's cells
-    share one kernel, and a notebook may read what an earlier one trained (``COURSE_OUTPUT_DIR``), so the
-    notebooks run on one worker in their order; the tests of one file share its module-scoped fixtures (a
-    built site, a trained run), so they stay together unless the file is in :data:`SPREAD`.
-    """
-    items[:] = sorted(items, key=_weight)  # stable: the order within each weight is kept
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    root = Path(str(config.rootpath))
-    for item in items:
-        where = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else str(item.path)
-        if item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group("notebooks"))
-        elif where not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(where))
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which may not be installed
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` (``scripts/run_tests.py``) with the course's units (:func:`work_unit`), handed out
+    in collection order (with ``--no-loadscope-reorder``)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return work_unit(nodeid)
+
+    return CourseUnits(config, log)
 
 
 @pytest.fixture(scope="module")
