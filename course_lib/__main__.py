@@ -75,6 +75,15 @@ def checkpoint_pair(text):
     return name.strip(), path.strip()
 
 
+def model_names(text):
+    """argparse type: ``vanilla,pconv`` -> ``("vanilla", "pconv")``, each one of :data:`names.MODEL_NAMES`."""
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    try:
+        return tuple(names.check_model_name(name) for name in chosen) or names.MODEL_NAMES
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser():
     """The ``argparse`` parser of ``python -m course_lib`` with its commands."""
     parser = argparse.ArgumentParser(
@@ -161,8 +170,9 @@ def build_parser():
         "NAME starts with its model kind: vanilla, pconv, pconv-liu, ...",
     )
     evaluate.add_argument(
-        "--pretrained", action="store_true",
-        help="also evaluate the course's three pretrained networks (course_lib/data/pretrained/)",
+        "--pretrained", nargs="?", const=names.MODEL_NAMES, type=model_names, metavar="NAMES",
+        help="also evaluate the course's pretrained networks (course_lib/data/pretrained/): all of them, or "
+        "those named, comma-separated (e.g. --pretrained vanilla,pconv,improved)",
     )
     other_images = evaluate.add_mutually_exclusive_group()
     other_images.add_argument(
@@ -258,7 +268,7 @@ def run_evaluate(args):
     if args.pretrained:
         from course_lib.pretrained import load_pretrained
 
-        checkpoints.update({name: (name, load_pretrained(name)) for name in names.MODEL_NAMES})
+        checkpoints.update({name: (name, load_pretrained(name)) for name in args.pretrained})
     checkpoints = checkpoints or None
     evaluate(checkpoints, n_test=args.n_test, out_dir=args.out, seed=args.seed, **other_images)
     print(f"done: results in {args.out}")

@@ -145,7 +145,7 @@ class AdversarialTrainer(keras.Model):
     Logged per epoch: ``loss`` (the generator's joint loss), ``pixel_loss``,
     ``adversarial_loss``, ``discriminator_loss``, ``d_real`` and ``d_fake`` (mean scores of the
     patches with holes),
-    and the course's metrics (``psnr``, ``hole_l1``).  Validation (``test_step``) scores ``G``
+    and the course's training metrics (``batch_psnr``, ``batch_hole_l1``).  Validation (``test_step``) scores ``G``
     alone: ``val_loss`` is its pixel loss, comparable with a pixel-loss run's.
 
     Saving: ``save(path)`` saves the **generator** (an ordinary course network, what one uses

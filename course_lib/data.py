@@ -89,35 +89,26 @@ class DatasetNotFoundError(FileNotFoundError):
 def load_cifar10(data_dir=None, *, n_train=None, n_test=None, seed=0):
     """Load CIFAR-10 as NHWC uint8 images and int64 labels.
 
-    Parameters
-    ----------
-    data_dir : str or PathLike, optional
-        A folder holding ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/``.
-        Searched first; then ``$COURSE_DATA_DIR``, the repository's ``data/``,
-        the Keras cache (``~/.keras/datasets``); if all miss, the archive is
-        downloaded into the Keras cache.
-    n_train, n_test : int, optional
-        Size of a class-balanced random subset of each split (``None``: the whole
-        split).  See :func:`class_balanced_indices`.
-    seed : int
-        Chooses the subset; the same seed gives the same images.
+    Args:
+        data_dir: optional folder (str or PathLike) holding ``cifar-10-python.tar.gz`` or
+            ``cifar-10-batches-py/``.  Searched first; then ``$COURSE_DATA_DIR``, the repository's
+            ``data/``, the Keras cache (``~/.keras/datasets``); if all miss, the archive is
+            downloaded into the Keras cache.
+        n_train, n_test: size of a class-balanced random subset of each split (``None``: the whole
+            split).  See :func:`class_balanced_indices`.
+        seed: chooses the subset; the same seed gives the same images.
 
-    Returns
-    -------
-    (x_train, y_train), (x_test, y_test)
-        ``x_*``: uint8 ``(N, 32, 32, 3)``, values 0..255, RGB, NHWC.
-        ``y_*``: int64 ``(N,)``, values 0..9 (names in :data:`CLASS_NAMES`).
-        Images keep the official file order (``data_batch_1`` .. ``data_batch_5``,
-        then ``test_batch``), also inside a subset.
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: ``x_*`` uint8 ``(N, 32, 32, 3)``, values 0..255,
+        RGB, NHWC; ``y_*`` int64 ``(N,)``, values 0..9 (names in :data:`CLASS_NAMES`).  Images keep
+        the official file order (``data_batch_1`` .. ``data_batch_5``, then ``test_batch``), also
+        inside a subset.
 
-    Raises
-    ------
-    DatasetNotFoundError
-        No local copy and no connection to the download server.
-    DamagedDatasetError (a ValueError)
-        The local copy is truncated or damaged: the message names the file and says to delete it.
-    ValueError, TypeError
-        Bad ``n_train``/``n_test``, or a tampered archive.
+    Raises:
+        DatasetNotFoundError: no local copy and no connection to the download server.
+        DamagedDatasetError: (a ValueError) the local copy is truncated or damaged: the message names
+            the file and says to delete it.
+        ValueError, TypeError: bad ``n_train``/``n_test``, or a tampered archive.
     """
     source = _find_local_copy(data_dir) or _download(data_dir)
     (x_train, y_train), (x_test, y_test) = _load_full(source)
@@ -142,18 +133,14 @@ def class_balanced_indices(labels, n=None, *, seed=0, split="split"):
     are a random draw that depends only on ``seed``, so a smaller subset is
     contained in a larger one with the same seed.
 
-    Parameters
-    ----------
-    labels : int array ``(N,)``
-    n : int or None
-        Subset size, ``1 <= n <= N``; ``None`` returns ``arange(N)``.
-    seed : int
-    split : str
-        Name used in error messages (``"train"``, ``"test"``).
+    Args:
+        labels: int array ``(N,)``.
+        n: subset size, ``1 <= n <= N``; ``None`` returns ``arange(N)``.
+        seed: chooses the draw.
+        split: name used in error messages (``"train"``, ``"test"``).
 
-    Returns
-    -------
-    int64 array ``(n,)``, sorted, so the subset keeps the original order.
+    Returns:
+        int64 array ``(n,)``, sorted, so the subset keeps the original order.
     """
     labels = np.asarray(labels)
     if n is None:

@@ -200,17 +200,10 @@ def inpaint_database(images, masks, database, *, k: int = 5, fill: str = "poisso
       (:func:`course_lib.classical.inpaint_diffusion`) of the residual image - mean known around the hole: the fill
       joins the known pixels without a seam (Poisson blending, as Hays & Efros do).
 
-    Measured (``benchmarks/bench_classical.py``: hole PSNR of 200 CIFAR-10 test images with the
-    course's evaluation masks, against the 45,000 training images the networks learn from; the
-    test images are never in that database).  For 30-40 / 40-50 / 50-60 % holes, k = 5:
-    ``mean`` 16.0 / 15.8 / 16.0 dB, ``matched`` 16.1 / 15.9 / 16.1, ``poisson`` 19.4 / 19.0 / 18.7.
-    Mean fill gets 13.8 / 13.7 / 13.8 and biharmonic 20.2 / 19.7 / 19.2.  Poisson blending is the
-    default: 3 dB above the other two, 4.9-7.9 dB above mean fill in every group of the
-    evaluation masks, 0.5-0.7 dB below biharmonic on 30-60 % holes and 1.0-1.7 dB below on
-    smaller holes and strokes (paired); the neighbours' mean alone has the right layout
-    but the wrong details and a visible seam.  k = 1 / 10 / 20 give 18.2 / 19.6 / 19.7 dB on
-    30-40 % holes: more neighbours average out more of what is particular to each.  About 11 ms
-    per image (a batch of 100, 2 CPU cores): 4 ms for the search, the rest for the blending.
+    Poisson blending is the default because it scores best of the three by hole PSNR on CIFAR-10 with
+    the evaluation masks (``benchmarks/README.md``, ``bench_classical.py``; the test images are never in the
+    database): the neighbours' mean alone has the right layout but the wrong details and a visible seam.
+    k = 5 because more neighbours average out more of what is particular to each, and add little.
 
     A database of 45,000 tiny images rarely holds the same scene, so the neighbours give the
     rough layout and colours, and the blending does most of the work at the seam; Hays & Efros

@@ -426,8 +426,11 @@ def evaluate(
                           "versions": {...}, "date", "machine": {...}, "notes": [...]},
              "results": {method: {variant: {group: {metric: {"mean", "std", "ci95", "n", "n_undefined"}}}}},
              "paired": {"metric": "hole_psnr", "variant": "composite",
-                        "differences": {network: {classical method: {group: summary of
-                                        network - classical, image by image}}}}}
+                        "differences": {method: {reference: {group: summary of method - reference,
+                                        image by image}}}}}
+
+        The paired methods are the networks and the classical methods that copy pixels (patch, database);
+        the references are the classical methods and the networks (a method is not paired with itself).
     """
     started = time.perf_counter()
     images, data_source = _load_test_images(images, n_test, seed, images_source)
@@ -474,7 +477,8 @@ def evaluate(
         "paired": {
             "metric": reporting.PAIRED_METRIC,
             "variant": reporting.PAIRED_VARIANT,
-            "differences": (paired_comparison(paired_scores, list(networks) + _copying(classical_names), classical_names)
+            "differences": (paired_comparison(paired_scores, list(networks) + _copying(classical_names),
+                                              classical_names + list(networks))
                             if classical_names else {}),
         },
     }

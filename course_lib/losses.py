@@ -24,8 +24,11 @@ Losses (pick one by name with :func:`get_loss`):
     use_sample_covariance=False)``.  We use it alone (not mixed with L1) so that the course can
     compare the two losses side by side.
 
-Besides the losses, :func:`hole_l1` and :func:`psnr` are cheap Keras metrics with the same
-``(y_true, y_pred)`` signature, logged during training.
+Besides the losses, :func:`batch_hole_l1` and :func:`batch_psnr` are cheap Keras metrics with the same
+``(y_true, y_pred)`` signature, logged during training (columns ``batch_hole_l1``, ``val_batch_psnr``, ...
+of ``log.csv``).  They are not the evaluation's measures of :mod:`course_lib.metrics`: to keep a batch's mean
+finite they give 0 for an image without a hole and cap the PSNR at 100 dB, where the evaluation gives NaN
+and +inf and leaves such images out of its means.
 """
 
 from __future__ import annotations
@@ -207,8 +210,9 @@ def ssim_loss(y_true, y_pred):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-def hole_l1(y_true, y_pred):
-    """Mean absolute error over the hole pixels only (per image, 0 if there is no hole).  (N,)."""
+def batch_hole_l1(y_true, y_pred):
+    """Training metric: mean absolute error over the hole pixels only, per image, 0 for an image without
+    a hole (so that the batch mean stays finite).  (N,).  Evaluation: ``metrics.l1(..., hole_mask=...)``."""
     image, mask, y_pred = split_target(y_true, y_pred)
     hole = 1.0 - mask
     error = _sum_per_image(hole * ops.abs(y_pred - image))
@@ -217,8 +221,9 @@ def hole_l1(y_true, y_pred):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-def psnr(y_true, y_pred):
-    """PSNR in dB of the whole image, data range 1.0 (per image, capped at 100 dB).  (N,)."""
+def batch_psnr(y_true, y_pred):
+    """Training metric: PSNR in dB of the whole image, data range 1.0, per image, capped at 100 dB (so that
+    the batch mean stays finite).  (N,).  Evaluation: ``metrics.psnr``."""
     image, _, y_pred = split_target(y_true, y_pred)
     mse = _mean_per_image(ops.square(y_pred - image))
     return ops.minimum(-10.0 / math.log(10.0) * ops.log(ops.maximum(mse, 1e-10)), 100.0)
@@ -229,7 +234,7 @@ def psnr(y_true, y_pred):
 LOSSES = {"l1": l1_loss, "liu": liu_loss, "ssim": ssim_loss}
 
 #: Extra metrics logged by :func:`course_lib.train.train`.
-METRICS = (hole_l1, psnr)
+METRICS = (batch_hole_l1, batch_psnr)
 
 
 def get_loss(name):

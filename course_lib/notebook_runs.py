@@ -18,8 +18,8 @@ from course_lib import config, pretrained
 from course_lib.train import train
 
 #: The short run that notebooks train next to the pretrained weights: a fresh network on a few
-#: thousand images, enough to watch the loop and a falling curve (1-2 minutes per network on a
-#: 2-core CPU).  In the ``ci`` profile the ``ci`` sizes are used instead.
+#: thousand images, enough to watch the loop and a falling curve in a few minutes without a GPU.
+#: In the ``ci`` profile the ``ci`` sizes are used instead.
 SHORT_RUN = {"n_train": 3072, "n_val": 512, "epochs": 3}
 
 

@@ -232,21 +232,13 @@ def inpaint_patch(images, masks, *, patch_size: int = PATCH_SIZE, data_term: boo
         compared nor filled.  When no patch of the image is entirely known (a tiny image or a
         hole everywhere) the hole is filled by :func:`course_lib.classical.inpaint_diffusion` instead.
 
-    Patch size: 5, by measurement (``benchmarks/bench_classical.py``, 200 CIFAR-10 test images
-        with the course's evaluation masks).  Hole PSNR for 30-40 / 40-50 / 50-60 % holes:
-        14.6 / 14.1 / 13.4 dB with 5 x 5 patches, 13.4 / 12.7 / 13.6 with 7 x 7, 13.0 / 14.4 / 17.1
-        with 9 x 9.  The larger patches only look better on the largest holes because a 32 x 32
-        image with 50-60 % holes often has no entirely known 9 x 9 patch (77 % of those masks; 27.5 %
-        for 7 x 7; none for 5 x 5), and then the diffusion fallback fills it.  Smaller patches find
-        better matches among the few a 32 x 32 image offers; 5 x 5 never needs the fallback on the
-        evaluation masks and takes about 12 ms per image with a 40 % hole.  A texture whose
-        repeating element is larger than the patch needs a larger one: on the benchmark's 4-pixel
-        checkerboard and 8 x 4 bricks with irregular holes, 7 x 7 patches reach 20.9 / 24.5 dB
-        against 19.3 / 17.2 with 5 x 5 (on 3-pixel stripes 40.0 against 59.2).  The cost grows
-        with the image: each copy searches all its patches (1-3 s for a 256 x 256 image with 2 %
-        of thin defects).
+    Patch size: 5, the best of 5, 7 and 9 on CIFAR-10 with the evaluation masks
+        (``benchmarks/README.md``, ``bench_classical.py``): a 32 x 32 image offers few patches, a smaller
+        one finds better matches, and with larger holes a 9 x 9 patch is often nowhere entirely known
+        (then the diffusion fallback fills the hole).  A texture whose repeating element is larger than
+        the patch needs a larger one.  The cost grows with the image: each copy searches all its patches.
 
-    On CIFAR-10 it loses to the smooth methods by PSNR (about 5.5 dB below biharmonic): a 32 x 32
+    On CIFAR-10 it loses to the smooth methods by PSNR (``benchmarks/README.md``): a 32 x 32
     photograph rarely holds a second copy of what is missing (an eye, a wheel), and a wrong copy
     costs more PSNR than a blur.  It wins on textures (stripes, checkerboards, bricks), where the
     missing part does repeat and a smooth fill cannot continue it.

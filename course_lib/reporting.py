@@ -149,7 +149,7 @@ def paired_table_markdown(results, references=None) -> str:
     """Markdown table of the paired comparison: per method (networks, then copying methods) and reference, per group,
     the mean per-image difference in hole PSNR (dB) with its 95 % interval.
 
-    ``references``: classical methods to compare with; ``None``: the best one
+    ``references``: methods to compare with (classical methods or networks); ``None``: the best classical one
     (:func:`best_classical`) and ``"diffusion"`` (the course's own), those present.
     """
     results = load_results(results)
@@ -159,14 +159,13 @@ def paired_table_markdown(results, references=None) -> str:
     groups = results["metadata"]["groups"]
     if references is None:
         references = list(dict.fromkeys([best_classical(results), "diffusion"]))
-    first = next(iter(paired["differences"].values()))
-    references = [r for r in references if r in first]
+    references = [r for r in references if any(r in per_reference for per_reference in paired["differences"].values())]
     lines = [f"**Paired: method − reference, {METRIC_LABELS[paired['metric']]}** ({paired['variant']}; "
              "mean ± 95 % CI of the per-image difference; above 0: the first method wins)", "",
              "| method − reference | " + " | ".join(groups) + " |",
              "|---|" + "---:|" * len(groups)]
     for network, per_reference in paired["differences"].items():
-        for reference in references:
+        for reference in (r for r in references if r in per_reference):
             cells = [_format_signed(per_reference[reference][group]) for group in groups]
             lines.append(f"| {network} − {reference} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ resumed run has the settings it was started with (:func:`check_same_run`).
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime
 import hashlib
@@ -101,7 +102,9 @@ class ResumableCSVLogger(keras.callbacks.CSVLogger):
 
     At the first epoch of a ``fit`` call it drops rows of that epoch and later ones: they were
     written by a run killed after logging an epoch but before backing it up, and the epoch is
-    about to be trained again.
+    about to be trained again.  Before its first row it checks that the file's columns are the ones
+    this run logs: ``CSVLogger`` writes values by position, so a log begun with other metrics (another
+    version of the course) would get values under the wrong names.
     """
 
     def __init__(self, filename):
@@ -120,6 +123,25 @@ class ResumableCSVLogger(keras.callbacks.CSVLogger):
                 self.csv_file.close()
                 self.csv_file = open(self.filename, "a")
         super().on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.writer is None and not self.append_header:  # the first row under an existing header
+            check_log_columns(self.filename, logs or {})
+        super().on_epoch_end(epoch, logs)
+
+
+def check_log_columns(log_path, logs: dict):
+    """Raise ValueError if ``log_path``'s header is not what ``CSVLogger`` writes for ``logs`` (``epoch``,
+    the logged names sorted, and ``val_`` twins when no validation value is logged)."""
+    with open(log_path, newline="") as f:
+        header = next(csv.reader(f), [])
+    keys = sorted(logs)
+    if not any(key.startswith("val_") for key in keys):
+        keys += [f"val_{key}" for key in keys]
+    if header != ["epoch", *keys]:
+        raise ValueError(
+            f"{log_path} has the columns {header[1:]}, but this run logs {keys}: it was begun by other "
+            "training code. Train into a new folder, or move that log.csv away to start the log afresh.")
 
 
 def best_val_loss(history):

@@ -7,8 +7,9 @@
 What one call does, in order:
 
 1. **Settings.** Explicit arguments win; the rest come from the profile
-   (:func:`course_lib.config.get_profile`: ``ci`` seconds, ``cpu`` 4-10 min per model on 2 CPU
-   cores, ``full`` the source's 20 epochs on the 45,000 training images not held out, for a GPU).
+   (:func:`course_lib.config.get_profile`: ``ci`` a check that everything runs, ``cpu`` a smaller run
+   that still learns, ``full`` the source's 20 epochs on the 45,000 training images not held out,
+   for a GPU; each profile's description says how long it takes).
 2. **Data.** CIFAR-10's training split.  The validation images are held out of it (the last
    ``n_val`` images of the split -- never the test split, which is kept for the final
    evaluation); training uses a class-balanced subset of the rest (``n_train``; ``None`` = all
@@ -57,7 +58,7 @@ class TrainResult:
     Attributes:
         model: the trained ``keras.Model`` (after the last epoch).
         history: per-epoch values of the whole run, all sessions, read from ``log.csv``:
-            ``{"epoch": [0, 1, ...], "loss": [...], "val_loss": [...], "psnr": [...], ...}``.
+            ``{"epoch": [0, 1, ...], "loss": [...], "val_loss": [...], "batch_psnr": [...], ...}``.
         out_dir, best_path, log_path: ``out_dir``, its ``best.keras`` and ``log.csv``.
     """
 

@@ -10,7 +10,7 @@ Every classical method runs except ``database``, whose images are CIFAR-10's.  W
 results.json, results.md and the figures of ``course_lib.evaluate.evaluate`` to ``--out``
 (about 3 minutes for 300 images on a 2-core CPU).  The same as::
 
-    python -m course_lib evaluate --pretrained --photographs 300 --out results/photographs
+    python -m course_lib evaluate --pretrained vanilla,pconv,improved --photographs 300 --out results/photographs
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main(argv=None):
 
     try:
         images = photographs.sample_photographs(args.n, seed=args.seed)
-        networks = {name: (name, pretrained.load_pretrained(name)) for name in names.MODEL_NAMES}
+        networks = {name: (name, pretrained.load_pretrained(name)) for name in names.FROM_SCRATCH}
         evaluate.evaluate(
             networks, images=images, out_dir=args.out, seed=args.seed, methods=list(evaluate.CLASSICAL_METHODS),
             images_source="random crops of scikit-image's sample photographs, shrunk to 32 x 32 "

@@ -5,7 +5,7 @@
 
 Every number in the two texts is read from files, never typed by hand:
 
-* ``results/results.json`` (``python -m course_lib evaluate --pretrained --n-test 500 --out results``):
+* ``results/results.json`` (``python -m course_lib evaluate --pretrained vanilla,pconv,improved --n-test 500 --out results``):
   the score tables, the paired comparison and the time per image, through
   :mod:`course_lib.reporting`, and the ranges quoted in the prose;
 * ``course_lib/data/pretrained/<name>/``: ``run.json`` (command, settings, hardware, how a run was
@@ -103,9 +103,9 @@ def _load_run(name, pretrained_dir):
     return run, export, log
 
 
-def _final_val_hole_l1(losses_dir, loss):
+def _final_val_batch_hole_l1(losses_dir, loss):
     with open(Path(losses_dir) / "logs" / f"{loss}.csv", newline="") as f:
-        return float(list(csv.DictReader(f))[-1]["val_hole_l1"])
+        return float(list(csv.DictReader(f))[-1]["val_batch_hole_l1"])
 
 
 # ------------------------------------------------------------------------------------------ README block
@@ -163,7 +163,7 @@ def _training_section(results, pretrained_dir, losses_dir, seeds_md):
         rows.append(f"| {name} | {export['n_parameters']:,} | {s['epochs']} | {s['seed']} | `{s['loss']}` | "
                     f"`{s['masks']}` | {s['batch_size']} | {schedule} | {where} |")
 
-    losses = {loss: _final_val_hole_l1(losses_dir, loss) for loss in ("liu", "l1", "ssim")}
+    losses = {loss: _final_val_batch_hole_l1(losses_dir, loss) for loss in ("liu", "l1", "ssim")}
     study = reporting.load_results(Path(losses_dir) / "results.json")
     groups = study["metadata"]["groups"]
     irregular = [g for g in groups if g != "strokes"]
@@ -211,7 +211,7 @@ def _training_section(results, pretrained_dir, losses_dir, seeds_md):
             continued_at * steps_per_epoch, learning_rate=s["learning_rate"], schedule=s["schedule"],
             warmup_epochs=s["warmup_epochs"], steps_per_epoch=steps_per_epoch, epochs=s["epochs"])
         floor = recipes.COSINE_FLOOR * s["learning_rate"]
-        val = {int(r["epoch"]): float(r["val_psnr"]) for r in vanilla_log}
+        val = {int(r["epoch"]): float(r["val_batch_psnr"]) for r in vanilla_log}
         shortened_at = vanilla_run["sessions"][0]["epochs_trained"][0]  # 0-based: the first epoch on the short cosine
         parts.append(
             "**The vanilla U-Net's schedule differs from the other two.** Its first "
@@ -248,7 +248,7 @@ def _training_section(results, pretrained_dir, losses_dir, seeds_md):
         "python -m course_lib train --model improved --profile full --seed 0 --out RUN\n"
         "python -m course_lib train --model vanilla  --profile full --seed 0 --out RUN\n"
         "python scripts/export_pretrained.py --model NAME --run RUN   # -> course_lib/data/pretrained/NAME/\n"
-        "python -m course_lib evaluate --pretrained --n-test 500 --out results\n"
+        "python -m course_lib evaluate --pretrained vanilla,pconv,improved --n-test 500 --out results\n"
         "python scripts/update_readme_results.py                      # this page and the README's table\n"
         "```",
     ]

@@ -7,6 +7,20 @@ import pytest
 SPREAD = ("tests/browser/test_jupyterlab.py", "tests/test_solutions.py")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "slow: executes notebooks on a Jupyter kernel; part of the normal run (and of CI), "
+        "deselect with -m 'not slow' for a quick local loop",
+    )
+    config.addinivalue_line(
+        "markers",
+        "long: five seconds or more of work other than a notebook (a training run, a study, a command in a "
+        "subprocess); the main environment runs them, the version environments of scripts/run_version_tests.py "
+        "run the rest",
+    )
+
+
 def work_unit(nodeid: str) -> str:
     """The tests that must run on one worker, in their order, named by what they share.
 

@@ -61,6 +61,7 @@ def test_each_command_has_help(capsys, command, options):
     (["evaluate", "--n-test", "-5", "--out", "x"], ">= 1"),
     (["evaluate", "--photographs", "0", "--out", "x"], ">= 1"),
     (["evaluate", "--images", "a", "--photographs", "3", "--out", "x"], "not allowed with argument"),
+    (["evaluate", "--pretrained", "vanilla,unet", "--out", "x"], "Unknown model 'unet'"),
 ])
 def test_bad_arguments_exit_with_code_2_and_a_message(capsys, argv, message):
     code, output = _exit_code_and_output(capsys, argv)
@@ -115,6 +116,24 @@ def test_evaluate_passes_its_arguments_on(monkeypatch, tmp_path, capsys):
         ({"pconv": "a/best.keras", "vanilla": "b.keras"}, 50, str(tmp_path), 3),
         (None, None, str(tmp_path), 0),
     ]
+
+
+def test_evaluate_loads_all_the_pretrained_networks_or_those_named(monkeypatch, tmp_path):
+    from course_lib import names, pretrained
+
+    calls = []
+
+    def fake_evaluate(checkpoints, **kwargs):
+        calls.append({name: kind for name, (kind, _) in checkpoints.items()})
+        return {}
+
+    module = types.ModuleType("course_lib.evaluate")
+    module.evaluate = fake_evaluate
+    monkeypatch.setitem(sys.modules, "course_lib.evaluate", module)
+    monkeypatch.setattr(pretrained, "load_pretrained", lambda name: f"the {name} network")
+    assert main(["evaluate", "--pretrained", "--n-test", "5", "--out", str(tmp_path)]) == 0
+    assert main(["evaluate", "--pretrained", "pconv, vanilla", "--out", str(tmp_path)]) == 0
+    assert calls == [{name: name for name in names.MODEL_NAMES}, {"pconv": "pconv", "vanilla": "vanilla"}]
 
 
 

@@ -46,10 +46,10 @@ def hand_made_masks(monkeypatch):
     return HAND_MADE_MASKS
 
 
-def constant_half_model():
-    """A 'network' for masked images (kind vanilla) whose output is 0.5 everywhere."""
+def constant_half_model(value=0.5):
+    """A 'network' for masked images (kind vanilla) whose output is ``value`` (0.5) everywhere."""
     inputs = keras.Input((SIZE, SIZE, 3))
-    return keras.Model(inputs, keras.layers.Rescaling(scale=0.0, offset=0.5)(inputs))
+    return keras.Model(inputs, keras.layers.Rescaling(scale=0.0, offset=value)(inputs))
 
 
 def psnr_of_mse(mse):
@@ -284,6 +284,19 @@ def test_evaluate_writes_the_paired_comparison(run):
     cell = paired["differences"]["vanilla-half"]["mean fill"]["0.2-0.3"]
     assert (cell["n"], cell["n_undefined"], cell["mean"]) == (0, len(VALUES), None)
     assert "vanilla-half − mean fill" in (out_dir / "results.md").read_text()
+
+
+def test_networks_are_paired_with_each_other_and_the_table_takes_them_as_references(tmp_path, hand_made_masks):
+    results = evaluate.evaluate({"vanilla-half": constant_half_model(), "vanilla-quarter": constant_half_model(0.25)},
+                                out_dir=tmp_path, images=constant_images(), methods=["mean fill"], n_examples=2,
+                                verbose=False, figures=False)
+    differences = results["paired"]["differences"]
+    by_hand = np.mean([psnr_of_mse((v - 0.5) ** 2) - psnr_of_mse((v - 0.25) ** 2) for v in VALUES])
+    assert differences["vanilla-half"]["vanilla-quarter"]["0.2-0.3"]["mean"] == pytest.approx(by_hand, rel=1e-4)
+    assert differences["vanilla-quarter"]["vanilla-half"]["0.2-0.3"]["mean"] == pytest.approx(-by_hand, rel=1e-4)
+    assert "vanilla-half" not in differences["vanilla-half"]
+    table = reporting.paired_table_markdown(results, references=["vanilla-half"])
+    assert f"| vanilla-quarter − vanilla-half | {-by_hand:+.2f} ±" in table and "half − vanilla-half" not in table
 
 
 def test_composite_refuses_0_255_masks():

@@ -166,12 +166,33 @@ def test_losses_accept_float16_predictions(name):
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
-def test_metrics_hole_l1_and_psnr():
+def test_training_metrics_batch_hole_l1_and_batch_psnr():
     image = np.zeros((1, 4, 4, 3), "float32")
     mask = HAND_MASK[None, :, :, None]
     pred = np.full((1, 4, 4, 3), 0.1, "float32")
-    assert _numpy(losses.hole_l1(_target(image, mask), pred))[0] == pytest.approx(0.1)
-    assert _numpy(losses.psnr(_target(image, mask), pred))[0] == pytest.approx(20.0, abs=1e-4)
+    assert _numpy(losses.batch_hole_l1(_target(image, mask), pred))[0] == pytest.approx(0.1)
+    assert _numpy(losses.batch_psnr(_target(image, mask), pred))[0] == pytest.approx(20.0, abs=1e-4)
+
+
+def test_training_metrics_agree_with_the_evaluation_and_stay_finite_where_it_does_not():
+    """Where the evaluation's measures are defined, the training metrics give the same numbers; an image
+    without a hole and an exact reconstruction give 0 and the 100 dB cap (the evaluation: NaN and +inf)."""
+    from course_lib import metrics
+
+    image = RNG.random((3, 8, 8, 3)).astype("float32")
+    pred = np.clip(image + RNG.normal(0, 0.05, image.shape), 0, 1).astype("float32")
+    mask = (RNG.random((3, 8, 8, 1)) > 0.4).astype("float32")
+    mask[2] = 1.0  # no hole
+    pred[1] = image[1]  # exact
+    target = _target(image, mask)
+    hole_l1 = _numpy(losses.batch_hole_l1(target, pred))
+    expected_l1 = metrics.l1(image, pred, hole_mask=1 - mask)
+    np.testing.assert_allclose(hole_l1[:2], expected_l1[:2], rtol=1e-5)
+    assert np.isnan(expected_l1[2]) and hole_l1[2] == 0.0
+    psnr = _numpy(losses.batch_psnr(target, pred))
+    expected_psnr = metrics.psnr(image, pred)
+    np.testing.assert_allclose(psnr[[0, 2]], expected_psnr[[0, 2]], rtol=1e-4)
+    assert np.isinf(expected_psnr[1]) and psnr[1] == pytest.approx(100.0)
 
 
 def test_targets_without_the_mask_channel_are_refused():

@@ -303,3 +303,29 @@ def test_each_other_environment_runs_the_quick_unit_tests_and_what_exists_of_its
         assert module.pytest_runs(name, "full") == [["tests", "notebooks"]]
     assert "notebooks" in module.pytest_runs("colab")[1]
     assert "long:" in (ROOT / "tests" / "conftest.py").read_text()  # the marker is registered
+
+
+def test_the_tests_spread_over_workers_in_units_that_keep_shared_state_together():
+    """tests/conftest.py's units for pytest-xdist (scripts/run_tests.py): every notebook under nbval in one,
+    a test file in one, the browser test and the solution key one test each; and run_tests.py asks for them."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("course_conftest", ROOT / "tests" / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    cells = [f"notebooks/{name}::Cell {k}" for name in ("00_setup_and_data.ipynb", "07_comparison.ipynb")
+             for k in (0, 5)]
+    assert len({conftest.work_unit(nodeid) for nodeid in cells}) == 1
+    assert conftest.work_unit("tests/test_site.py::test_a") == conftest.work_unit("tests/test_site.py::test_b")
+    assert conftest.work_unit("tests/test_site.py::test_a") != conftest.work_unit("tests/test_grade.py::test_a")
+    for path in conftest.SPREAD:
+        assert (ROOT / path).is_file(), path
+        one, two = (f"{path}::test_x[{name}]" for name in ("00_setup_and_data.ipynb", "01_classical_inpainting.ipynb"))
+        assert conftest.work_unit(one) != conftest.work_unit(two)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import run_tests
+
+    options = run_tests.parallel_options(cores=2)
+    assert options[options.index("-n") + 1] == "2" and options[options.index("--dist") + 1] == "loadscope"
+    assert run_tests.parallel_options(cores=64)[1] == "4"

@@ -288,3 +288,40 @@ def test_a_browser_opens_the_start_page_and_a_notebook_page_without_errors(site)
             browser.close()
     assert not errors, f"the browser logged errors: {errors}"
     assert remote and all(kind == "image" and "colab.research.google.com" in url for kind, url in remote), remote
+
+
+# Each output picture: where it comes from, its width in the PNG and as the page lays it out.
+PICTURES_JS = """() => Array.from(document.querySelectorAll('.cell_output img')).map(img => ({
+    src: img.getAttribute('src'), natural: img.naturalWidth, shown: img.getBoundingClientRect().width}))"""
+
+
+def test_every_picture_is_shown_with_a_point_of_its_text_at_least_a_pixel(site):
+    """The course draws its figures' text at 10 points or more (``viz.SMALL_TEXT_PT``; the notebooks' figures
+    are measured in JupyterLab by tests/browser/test_jupyterlab.py). A picture saved at D dots per inch keeps
+    that size on a page that shows it at least ``72 / D`` of its width in pixels: at the notebooks' 72 dpi its
+    own width, a stored 120-dpi figure 60 % of it. In a 1280-pixel-wide window, as the browser test."""
+    from PIL import Image
+
+    browser_path = _browser_or_skip()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    shrunk, seen = [], 0
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                       else route.abort())
+            for notebook in NOTEBOOKS:
+                page.goto(_page(site, notebook).as_uri(), wait_until="load")
+                for picture in page.evaluate(PICTURES_JS):
+                    seen += 1
+                    with Image.open(_page(site, notebook).parent / picture["src"]) as png:
+                        dpi = float(png.info.get("dpi", (72.0, 72.0))[0])
+                    needed = picture["natural"] * 72.0 / dpi
+                    if picture["natural"] == 0 or picture["shown"] < needed - 1:
+                        shrunk.append(f"{notebook.stem}: {picture['src']} ({picture['natural']} px at {dpi:.0f} dpi) "
+                                      f"shown at {picture['shown']:.0f} px, under {needed:.0f}")
+        finally:
+            browser.close()
+    assert seen >= len(NOTEBOOKS), f"only {seen} pictures found in the cell outputs of the pages"
+    assert not shrunk, "pictures shown so small that a point of their text is under a pixel:\n" + "\n".join(shrunk)

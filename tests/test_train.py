@@ -23,7 +23,7 @@ import keras
 from course_lib import config, pipeline, recipes
 from course_lib.__main__ import main
 from course_lib.logs import read_log
-from course_lib.runs import drop_log_rows_from, repair_backup
+from course_lib.runs import ResumableCSVLogger, drop_log_rows_from, repair_backup
 from course_lib.train import split_train_val, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +183,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(reference, images, tmp_path
     assert counter.finished == [0, 1, 2]  # each epoch trained once in all
     assert (out / "best.keras").read_bytes() == best_before
     # The same weights, optimizer state, order and masks as the uninterrupted run:
-    for key in ("loss", "psnr", "hole_l1"):
+    for key in ("loss", "batch_psnr", "batch_hole_l1"):
         np.testing.assert_allclose(resumed.history[key], reference.history[key], rtol=1e-4)
     np.testing.assert_allclose(resumed.history["val_loss"][1:], reference.history["val_loss"][1:], rtol=1e-4)
 
@@ -356,6 +356,27 @@ def test_log_rows_of_epochs_to_redo_are_dropped(tmp_path):
     assert log.read_text() == "epoch,loss\n0,1.0\n1,0.5\n"
     assert not drop_log_rows_from(log, 5)
     assert read_log(log) == {"epoch": [0, 1], "loss": [1.0, 0.5]}
+
+
+def test_a_log_begun_with_other_columns_is_refused_before_a_row_is_misplaced(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,hole_l1,loss,psnr,val_hole_l1,val_loss,val_psnr\n0,0.1,0.2,20.0,0.1,0.2,20.0\n")
+    logger = ResumableCSVLogger(log)
+    logger.on_train_begin()
+    logger.on_epoch_begin(1)
+    logs = {"batch_hole_l1": 0.1, "batch_psnr": 21.0, "loss": 0.2, "val_batch_hole_l1": 0.1,
+            "val_batch_psnr": 21.0, "val_loss": 0.2}
+    with pytest.raises(ValueError, match=r"has the columns \['hole_l1'.*this run logs \['batch_hole_l1'"):
+        logger.on_epoch_end(1, logs)
+    logger.on_train_end()
+    log.write_text("epoch,batch_hole_l1,batch_psnr,loss,val_batch_hole_l1,val_batch_psnr,val_loss\n"
+                   "0,0.1,20.0,0.2,0.1,20.0,0.2\n")
+    logger = ResumableCSVLogger(log)
+    logger.on_train_begin()
+    logger.on_epoch_begin(1)
+    logger.on_epoch_end(1, logs)
+    logger.on_train_end()
+    assert read_log(log)["batch_psnr"] == [20.0, 21.0] and read_log(log)["val_loss"] == [0.2, 0.2]
 
 
 def test_a_damaged_backup_falls_back_or_is_dropped(tmp_path):

@@ -39,7 +39,14 @@ html_theme_options = {
     "use_download_button": True,
     "launch_buttons": {"colab_url": "https://colab.research.google.com"},
     "show_toc_level": 2,
+    # No right-hand column: the figures get the width JupyterLab gives them (about 850 px in a 1280-pixel window,
+    # where the browser test measures their text); the page's contents move under the notebooks on the left.
+    "secondary_sidebar_items": [],
 }
+html_sidebars = {"**": ["navbar-logo.html", "icon-links.html", "search-button-field.html", "sbt-sidebar-nav.html",
+                        "page-toc.html"]}
+html_static_path = ["_static"]
+html_css_files = ["course.css"]      # the article as wide as the page allows: figures at their own width
 html_context = {"default_mode": "auto"}  # light or dark as the reader's system says (unset: an error in the console)
 html_show_sphinx = False
 html_show_copyright = False
