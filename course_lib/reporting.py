@@ -159,7 +159,6 @@ def paired_table_markdown(results, references=None) -> str:
     groups = results["metadata"]["groups"]
     if references is None:
         references = list(dict.fromkeys([best_classical(results), "diffusion"]))
-    references = [r for r in references if any(r in per_reference for per_reference in paired["differences"].values())]
     lines = [f"**Paired: method − reference, {METRIC_LABELS[paired['metric']]}** ({paired['variant']}; "
              "mean ± 95 % CI of the per-image difference; above 0: the first method wins)", "",
              "| method − reference | " + " | ".join(groups) + " |",
